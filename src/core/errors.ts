@@ -112,8 +112,8 @@ export function isDemucsError(e: unknown): e is DemucsError {
   return (
     e instanceof Error &&
     e.name === 'DemucsError' &&
-    typeof (e as { code?: unknown }).code === 'string' &&
-    Object.hasOwn(ERROR_CODES, (e as { code: string }).code)
+    typeof (e as unknown as { code?: unknown }).code === 'string' &&
+    Object.hasOwn(ERROR_CODES, (e as unknown as { code: string }).code)
   );
 }
 

@@ -1,0 +1,114 @@
+/**
+ * A {@link ModelSession} over an onnxruntime `InferenceSession`, shared by the Node and web
+ * backends: they differ only in how the runtime is loaded.
+ *
+ * @internal
+ */
+import type { InferenceSession, Tensor, TypedTensor } from 'onnxruntime-common';
+import { DemucsError } from '../core/errors.js';
+import { readModelSpec, type ModelBinding, type ModelSpec, type TensorInfo } from '../core/model-spec.js';
+import type { ModelSession, WindowInput, WindowOutput } from './backend.js';
+
+/** The part of an onnxruntime module this binding uses. @internal */
+export interface OrtModule {
+  readonly Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => TypedTensor<'float32'>;
+}
+
+/** Graph inputs or outputs as {@link readModelSpec} wants them. @internal */
+export function tensorInfos(names: readonly string[], metadata: readonly InferenceSession.ValueMetadata[] | undefined): TensorInfo[] {
+  return names.map((name, i) => {
+    const meta = metadata?.[i];
+    return meta !== undefined && meta.isTensor ? { name, shape: meta.shape } : { name };
+  });
+}
+
+/**
+ * Runs HTDemucs windows through an onnxruntime session, binding tensors by rank/position.
+ *
+ * @internal
+ */
+export class OrtModelSession implements ModelSession {
+  readonly spec: ModelSpec;
+  readonly maxBatch = 1;
+  readonly #ort: OrtModule;
+  readonly #binding: ModelBinding;
+  #session: InferenceSession | null;
+  readonly #inputNames: readonly string[];
+  readonly #outputNames: readonly string[];
+
+  /**
+   * @param ort - the runtime module (for its `Tensor` class).
+   * @param session - a created session; this object owns it from now on.
+   * @param sources - optional source names.
+   * @throws DemucsError `ERR_MODEL_SHAPE` when the graph is not an HTDemucs export.
+   */
+  constructor(ort: OrtModule, session: InferenceSession, sources?: readonly string[]) {
+    const { spec, binding } = readModelSpec(
+      tensorInfos(session.inputNames, session.inputMetadata),
+      tensorInfos(session.outputNames, session.outputMetadata),
+      sources === undefined ? {} : { sources },
+    );
+    this.spec = spec;
+    this.#binding = binding;
+    this.#ort = ort;
+    this.#session = session;
+    this.#inputNames = session.inputNames;
+    this.#outputNames = session.outputNames;
+  }
+
+  async run(batch: readonly WindowInput[], signal?: AbortSignal): Promise<WindowOutput[]> {
+    const out: WindowOutput[] = [];
+    for (const window of batch) out.push(await this.#runOne(window, signal));
+    return out;
+  }
+
+  async #runOne(window: WindowInput, signal: AbortSignal | undefined): Promise<WindowOutput> {
+    signal?.throwIfAborted();
+    const session = this.#session;
+    if (session === null) throw new DemucsError('ERR_DISPOSED', 'model session used after dispose()');
+    const { bins } = this.spec;
+    const S = this.spec.sources.length;
+    const L = window.wave.length / 2;
+    const T = window.spec.length / (4 * bins);
+    if (!Number.isInteger(L) || !Number.isInteger(T) || T !== Math.ceil(L / 1024)) {
+      throw new RangeError(`window wave (${window.wave.length}) and spec (${window.spec.length}) lengths do not match one window`);
+    }
+    const b = this.#binding;
+    const feeds: Record<string, Tensor> = {
+      [this.#inputNames[b.waveInput]!]: new this.#ort.Tensor('float32', window.wave, [1, 2, L]),
+      [this.#inputNames[b.specInput]!]: new this.#ort.Tensor('float32', window.spec, [1, 4, bins, T]),
+    };
+    const specName = this.#outputNames[b.specOutput]!;
+    const waveName = this.#outputNames[b.waveOutput]!;
+    let results: InferenceSession.ReturnType;
+    try {
+      results = await session.run(feeds, [specName, waveName]);
+    } catch (cause) {
+      throw new DemucsError('ERR_INFERENCE', `onnxruntime failed to run a ${L}-sample window: ${String(cause)}`, { cause });
+    }
+    signal?.throwIfAborted();
+    const spec = floatData(results[specName], specName, S * 4 * bins * T);
+    const wave = floatData(results[waveName], waveName, S * 2 * L);
+    return { spec, wave };
+  }
+
+  async dispose(): Promise<void> {
+    const session = this.#session;
+    this.#session = null;
+    await session?.release();
+  }
+}
+
+function floatData(value: unknown, name: string, expected: number): Float32Array {
+  const t = value as Tensor | undefined;
+  if (t === undefined || t.type !== 'float32' || !(t.data instanceof Float32Array)) {
+    throw new DemucsError('ERR_MODEL_SHAPE', `output ${JSON.stringify(name)} is ${t === undefined ? 'missing' : t.type}, not float32`);
+  }
+  if (t.data.length !== expected) {
+    throw new DemucsError(
+      'ERR_MODEL_SHAPE',
+      `output ${JSON.stringify(name)} has ${t.data.length} values [${t.dims.join(', ')}], expected ${expected}`,
+    );
+  }
+  return t.data;
+}

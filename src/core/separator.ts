@@ -1,0 +1,458 @@
+/**
+ * The whole host pipeline of upstream `Separator.separate_tensor` + `apply_model`
+ * (`demucs/api.py`, `demucs/apply.py`) around one model session, streaming: stem samples are
+ * handed out as soon as no later window can change them.
+ */
+import type { ModelSession, WindowInput, WindowOutput } from '../backends/backend.js';
+import type { PlanarAudio } from './audio.js';
+import { Chunker, type ChunkPlan } from './chunker.js';
+import { DEFAULT_OVERLAP, DEFAULT_SHIFTS, DEFAULT_TRANSITION_POWER, MAX_SHIFT_SAMPLES, NORM_EPSILON } from './constants.js';
+import { DemucsError } from './errors.js';
+import { Istft } from './istft.js';
+import { trackStats, type TrackStats } from './normalize.js';
+import { OverlapAdd } from './overlap-add.js';
+import { PythonRandom } from './rng.js';
+import { arraySource, isAudioSource, type AudioSource } from './source.js';
+import { Stft } from './stft.js';
+
+/** Options of a {@link Separator}, fixed for its lifetime. */
+export interface SeparatorOptions {
+  /**
+   * Random shifts to average (the "shift trick"); 0 runs the deterministic unshifted pass.
+   * Each shift costs a full pass over the track.
+   * @defaultValue 1 (as upstream `apply_model` and the `demucs` CLI)
+   */
+  readonly shifts?: number;
+  /**
+   * Seed of the shift draws. With a seed, the draws equal upstream's after
+   * `random.seed(seed)` in Python, and repeated calls give identical stems.
+   * @defaultValue a fresh random seed per call (reported in {@link SeparationResult.seed})
+   */
+  readonly seed?: number | bigint;
+  /**
+   * Overlap between chunks as a fraction of the segment, in [0, 1).
+   * @defaultValue 0.25
+   */
+  readonly overlap?: number;
+  /**
+   * Chunk length in seconds (upstream `--segment`); at most the model's window for a model
+   * with a fixed length, where shorter chunks are zero-padded on the right to the window.
+   * @defaultValue the model's window (7.8 s for the released models)
+   */
+  readonly segment?: number;
+  /**
+   * Exponent of the triangle blend weight.
+   * @defaultValue 1
+   */
+  readonly transitionPower?: number;
+}
+
+/** Progress of one separation, reported after each model window. */
+export interface SeparationProgress {
+  /** Model windows finished. */
+  readonly windowsDone: number;
+  /** Model windows in the whole separation (all shifts). */
+  readonly windowsTotal: number;
+  /** `windowsDone / windowsTotal`, in [0, 1]. */
+  readonly fraction: number;
+  /** Seconds since the separation started. */
+  readonly elapsedSeconds: number;
+  /** Estimated seconds left, from the mean window time; `undefined` before the first window. */
+  readonly etaSeconds: number | undefined;
+}
+
+/** Per-call options of {@link Separator.separate} and {@link Separator.stream}. */
+export interface SeparateOptions {
+  /** Cancels the separation; the call then rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+  /** Called after every model window (and once at the start with 0 done). */
+  readonly onProgress?: (progress: SeparationProgress) => void;
+  /**
+   * Explicit shift draws, each in [0, 22050] (upstream's `offset = random.randint(0,
+   * max_shift)`), overriding `shifts` and `seed`. `[22050]` equals no shift.
+   * @defaultValue drawn from the seed
+   */
+  readonly shiftOffsets?: readonly number[];
+}
+
+/** A run of finished stem samples. */
+export interface StemBlock {
+  /** First frame of the block in the track. */
+  readonly start: number;
+  /** Frames in the block. */
+  readonly frames: number;
+  /** `stems[source][channel]`, sources in {@link Separator.sources} order, 2 channels. */
+  readonly stems: readonly (readonly Float32Array[])[];
+}
+
+/** The stems of a whole track. */
+export interface SeparationResult {
+  /** Sample rate of the stems, in Hz. */
+  readonly sampleRate: number;
+  /** Source names, in model output order. */
+  readonly sources: readonly string[];
+  /** Stereo stems by source name: `[left, right]`, each the track's length. */
+  readonly stems: Readonly<Record<string, readonly Float32Array[]>>;
+  /** The shift draws used (empty for `shifts: 0`). */
+  readonly shiftOffsets: readonly number[];
+  /** The seed the draws came from, when shifts were drawn. */
+  readonly seed: number | bigint | undefined;
+  /** The whole-track normalisation. */
+  readonly stats: TrackStats;
+}
+
+/** Information available before the first block of a stream. */
+export interface StreamInfo {
+  /** The whole-track normalisation. */
+  readonly stats: TrackStats;
+  /** The shift draws used. */
+  readonly shiftOffsets: readonly number[];
+  /** The seed of the draws, if any. */
+  readonly seed: number | bigint | undefined;
+  /** Model windows the separation will run. */
+  readonly windowsTotal: number;
+}
+
+/** One shift pass: its padding and its chunk plan. */
+interface Round {
+  /** Zeros prepended to the track: `max_shift − offset`. */
+  readonly pad: number;
+  readonly plan: Chunker;
+  next: number;
+}
+
+/** One model window scheduled for a round. */
+interface Job {
+  readonly round: Round;
+  readonly chunk: ChunkPlan;
+}
+
+/** Buffers for one window in flight. */
+interface Slot {
+  readonly wave: Float32Array;
+  readonly spec: Float32Array;
+}
+
+const RESOLVED_DEFAULTS = Object.freeze({
+  shifts: DEFAULT_SHIFTS,
+  overlap: DEFAULT_OVERLAP,
+  transitionPower: DEFAULT_TRANSITION_POWER,
+});
+
+/**
+ * Separates tracks into stems with one model session.
+ *
+ * @example
+ * ```ts
+ * import { Separator } from 'demucs-mobile';
+ * import { OrtNodeBackend } from 'demucs-mobile/node';
+ *
+ * const session = await new OrtNodeBackend().load('htdemucs.onnx');
+ * const separator = new Separator(session, { shifts: 0 });
+ * const { stems } = await separator.separate({ sampleRate: 44100, channels: [left, right] });
+ * stems.vocals; // [Float32Array, Float32Array]
+ * ```
+ */
+export class Separator {
+  /** The model session windows run on. */
+  readonly session: ModelSession;
+  /** Source names in output order. */
+  readonly sources: readonly string[];
+  readonly #shifts: number;
+  readonly #seed: number | bigint | undefined;
+  readonly #overlap: number;
+  readonly #transitionPower: number;
+  /** Chunk length in samples. */
+  readonly #segment: number;
+  /** Model window length in samples (≥ the chunk length). */
+  readonly #window: number;
+
+  /**
+   * @param session - a loaded model.
+   * @param options - shifts, seed, overlap, segment, transition power.
+   * @throws RangeError or TypeError for an invalid option, naming it and its value.
+   */
+  constructor(session: ModelSession, options: SeparatorOptions = {}) {
+    const o = { ...RESOLVED_DEFAULTS, ...stripUndefined(options) };
+    if (!Number.isInteger(o.shifts) || o.shifts < 0) throw new RangeError(`shifts (${o.shifts}) must be an integer ≥ 0`);
+    if (!(o.overlap >= 0 && o.overlap < 1)) throw new RangeError(`overlap (${o.overlap}) must be in [0, 1)`);
+    if (!(o.transitionPower > 0 && Number.isFinite(o.transitionPower))) {
+      throw new RangeError(`transitionPower (${o.transitionPower}) must be a positive number`);
+    }
+    if (options.seed !== undefined && typeof options.seed !== 'bigint' && !Number.isSafeInteger(options.seed)) {
+      throw new TypeError(`seed (${options.seed}) must be an integer or a bigint`);
+    }
+    const spec = session.spec;
+    let segment = spec.segmentSamples;
+    if (options.segment !== undefined) {
+      if (!(options.segment > 0 && Number.isFinite(options.segment))) {
+        throw new RangeError(`segment (${options.segment}) must be a positive number of seconds`);
+      }
+      // `int(model.samplerate * segment)`; the epsilon keeps 7.8 s at 343980 samples.
+      segment = Math.floor(options.segment * spec.sampleRate + 1e-6);
+      if (!spec.dynamicSegment && segment > spec.segmentSamples) {
+        throw new RangeError(
+          `segment (${options.segment} s = ${segment} samples) must not exceed the model's window of ` +
+            `${spec.segmentSamples} samples (${(spec.segmentSamples / spec.sampleRate).toFixed(2)} s)`,
+        );
+      }
+      if (segment < 4096) throw new RangeError(`segment (${options.segment} s) must be at least 4096 samples`);
+    }
+    this.session = session;
+    this.sources = spec.sources;
+    this.#shifts = o.shifts;
+    this.#seed = options.seed;
+    this.#overlap = o.overlap;
+    this.#transitionPower = o.transitionPower;
+    this.#segment = segment;
+    this.#window = spec.dynamicSegment ? segment : spec.segmentSamples;
+  }
+
+  /**
+   * Separates a whole track in memory.
+   *
+   * @param input - planar audio (1 or 2 channels, at the model's sample rate) or an
+   *   {@link AudioSource}.
+   * @param options - signal, progress callback, explicit shift draws.
+   * @returns stereo stems by source name, with the shifts and statistics used.
+   * @throws DemucsError `ERR_SAMPLE_RATE`, `ERR_AUDIO_EMPTY`, `ERR_NON_FINITE`, `ERR_INFERENCE`;
+   *   RangeError for more than two channels; the signal's reason when aborted.
+   */
+  async separate(input: PlanarAudio | AudioSource, options: SeparateOptions = {}): Promise<SeparationResult> {
+    const source = isAudioSource(input) ? input : arraySource(input);
+    const S = this.sources.length;
+    const stems = Array.from({ length: S }, () => [new Float32Array(source.frames), new Float32Array(source.frames)]);
+    const stream = this.stream(source, options);
+    for await (const block of stream) {
+      for (let s = 0; s < S; s++) for (let c = 0; c < 2; c++) stems[s]![c]!.set(block.stems[s]![c]!, block.start);
+    }
+    const info = stream.info!;
+    return {
+      sampleRate: source.sampleRate,
+      sources: this.sources,
+      stems: Object.fromEntries(this.sources.map((name, s) => [name, stems[s]!])),
+      shiftOffsets: info.shiftOffsets,
+      seed: info.seed,
+      stats: info.stats,
+    };
+  }
+
+  /**
+   * Separates a track as a stream of finished blocks, in order and without gaps, holding
+   * about one model window of state however long the track is.
+   *
+   * @param input - planar audio or an {@link AudioSource} (read twice: once for the
+   *   whole-track statistics, once window by window).
+   * @param options - signal, progress callback, explicit shift draws.
+   * @returns an async iterable of {@link StemBlock}s; its `info` is set once the first pass
+   *   is done (before the first block).
+   * @throws as {@link Separator.separate}.
+   */
+  stream(input: PlanarAudio | AudioSource, options: SeparateOptions = {}): StemStream {
+    const source = isAudioSource(input) ? input : arraySource(input);
+    const holder: { info?: StreamInfo } = {};
+    const generator = this.#run(source, options, holder);
+    return Object.defineProperty(generator, 'info', { get: () => holder.info, enumerable: true }) as StemStream;
+  }
+
+  #drawShifts(options: SeparateOptions): { offsets: number[]; seed: number | bigint | undefined } {
+    if (options.shiftOffsets !== undefined) {
+      options.shiftOffsets.forEach((s, i) => {
+        if (!Number.isInteger(s) || s < 0 || s > MAX_SHIFT_SAMPLES) {
+          throw new RangeError(`shiftOffsets[${i}] (${s}) must be an integer in [0, ${MAX_SHIFT_SAMPLES}]`);
+        }
+      });
+      return { offsets: [...options.shiftOffsets], seed: undefined };
+    }
+    if (this.#shifts === 0) return { offsets: [], seed: undefined };
+    const seed = this.#seed ?? randomSeed();
+    const rng = new PythonRandom(seed);
+    return { offsets: Array.from({ length: this.#shifts }, () => rng.randint(0, MAX_SHIFT_SAMPLES)), seed };
+  }
+
+  async *#run(
+    source: AudioSource,
+    options: SeparateOptions,
+    holder: { info?: StreamInfo },
+  ): AsyncGenerator<StemBlock, void, undefined> {
+    const self = this as Separator;
+    const { signal, onProgress } = options;
+    const spec = self.session.spec;
+    if (source.sampleRate !== spec.sampleRate) {
+      throw new DemucsError(
+        'ERR_SAMPLE_RATE',
+        `audio sample rate is ${source.sampleRate} Hz; the model runs at ${spec.sampleRate} Hz and this path does not resample`,
+      );
+    }
+    if (source.channelCount !== 1 && source.channelCount !== 2) {
+      throw new RangeError(`audio has ${source.channelCount} channels; give 1 or 2 (map more channels to stereo first)`);
+    }
+    if (source.frames < 1) throw new DemucsError('ERR_AUDIO_EMPTY', 'audio has no frames');
+    const { offsets, seed } = self.#drawShifts(options);
+    const stats = await trackStats(source, signal === undefined ? {} : { signal });
+    const L = source.frames;
+    const S = self.sources.length;
+    const W = self.#window;
+    const segment = self.#segment;
+    const rounds: Round[] = (offsets.length === 0 ? [0] : offsets.map((s) => MAX_SHIFT_SAMPLES - s)).map((pad) => ({
+      pad,
+      plan: new Chunker(L + pad, { segment, overlap: self.#overlap, transitionPower: self.#transitionPower }),
+      next: 0,
+    }));
+    const windowsTotal = rounds.reduce((n, r) => n + r.plan.chunks.length, 0);
+    holder.info = { stats, shiftOffsets: offsets, seed, windowsTotal };
+
+    const scale = stats.std + NORM_EPSILON;
+    const mean = stats.mean;
+    const roundGain = 1 / rounds.length;
+    const stft = new Stft(W);
+    const istft = new Istft(W);
+    const ola = new OverlapAdd(S * 2, segment);
+    const result = new Float32Array(S * 2 * W);
+    const gains = new Float64Array(segment);
+
+    // Track position of each round before which its output is final: once its windows so far
+    // are accumulated (`frontier`), and once its windows so far are scheduled (`scheduled`).
+    const frontierAfter = (round: Round, chunk: ChunkPlan) =>
+      Math.min(L, Math.max(0, round.plan.finalUpTo(chunk.index) - round.pad));
+    const frontier = rounds.map(() => 0);
+    const scheduled = rounds.map(() => 0);
+    // The next window comes from the round that is furthest behind. Windows are accumulated
+    // in the order they are scheduled, so when one is accumulated the global frontier is its
+    // round's frontier, and its writes stay within one segment of it: the overlap-add buffer
+    // needs only `segment` positions whatever the shifts.
+    const nextJob = (): Job | undefined => {
+      let best = -1;
+      rounds.forEach((r, i) => {
+        if (r.next < r.plan.chunks.length && (best < 0 || scheduled[i]! < scheduled[best]!)) best = i;
+      });
+      if (best < 0) return undefined;
+      const round = rounds[best]!;
+      const chunk = round.plan.chunks[round.next++]!;
+      scheduled[best] = frontierAfter(round, chunk);
+      return { round, chunk };
+    };
+
+    const prepare = async (job: Job, slot: Slot): Promise<WindowInput> => {
+      const { chunk, round } = job;
+      const wave = slot.wave;
+      wave.fill(0);
+      // Window sample i holds u[start + i] with u = [pad zeros, track]; zeros outside.
+      const trackStart = chunk.start - round.pad;
+      const from = Math.max(0, trackStart);
+      const to = Math.min(L, trackStart + segment);
+      if (to > from) {
+        const at = from - trackStart;
+        const left = wave.subarray(at, at + (to - from));
+        const right = wave.subarray(W + at, W + at + (to - from));
+        if (source.channelCount === 2) {
+          await source.read(from, [left, right]);
+        } else {
+          await source.read(from, [left]);
+          right.set(left);
+        }
+        for (const part of [left, right]) {
+          for (let i = 0; i < part.length; i++) part[i] = (part[i]! - mean) / scale;
+        }
+      }
+      stft.forward(wave, slot.spec);
+      return slot;
+    };
+
+    const blocks: StemBlock[] = [];
+    const emit = (rows: readonly Float64Array[], start: number, count: number): void => {
+      const stems = Array.from({ length: S }, (_, s) =>
+        [0, 1].map((c) => {
+          const acc = rows[s * 2 + c]!;
+          const out = new Float32Array(count);
+          for (let i = 0; i < count; i++) out[i] = acc[i]! * scale + mean;
+          return out;
+        }),
+      );
+      blocks.push({ start, frames: count, stems });
+    };
+
+    const finish = (job: Job, output: WindowOutput): void => {
+      const { chunk, round } = job;
+      const specLength = istft.specLength;
+      for (let s = 0; s < S; s++) {
+        istft.inverse(
+          output.spec.subarray(s * specLength, (s + 1) * specLength),
+          result.subarray(s * 2 * W, (s + 1) * 2 * W),
+          output.wave.subarray(s * 2 * W, (s + 1) * 2 * W),
+        );
+      }
+      // Keep R[trim + i] for the chunk's samples, dropping those inside the shift padding.
+      const skip = Math.max(0, round.pad - chunk.offset);
+      const count = chunk.length - skip;
+      round.plan.normalizedWeights(chunk.index, gains);
+      if (count > 0) {
+        ola.add(chunk.offset + skip - round.pad, result, W, chunk.trim + skip, count, gains.subarray(skip), roundGain);
+      }
+      frontier[rounds.indexOf(round)] = frontierAfter(round, chunk);
+      ola.drain(Math.min(...frontier), emit);
+    };
+
+    const started = performance.now();
+    let done = 0;
+    const report = () => {
+      if (onProgress === undefined) return;
+      const elapsedSeconds = (performance.now() - started) / 1000;
+      onProgress({
+        windowsDone: done,
+        windowsTotal,
+        fraction: done / windowsTotal,
+        elapsedSeconds,
+        etaSeconds: done === 0 ? undefined : (elapsedSeconds / done) * (windowsTotal - done),
+      });
+    };
+    report();
+
+    // Pipeline: while the runtime runs window k (off the JS thread), finish window k − 1
+    // (iSTFT, overlap-add, emit) and prepare window k + 1 (read, normalise, STFT).
+    const slots: Slot[] = [0, 1].map(() => ({ wave: new Float32Array(2 * W), spec: new Float32Array(stft.specLength) }));
+    let slotIndex = 0;
+    let job = nextJob();
+    let input = job === undefined ? undefined : await prepare(job, slots[slotIndex]!);
+    let pending: Promise<WindowOutput[]> | undefined;
+    try {
+      while (job !== undefined && input !== undefined) {
+        signal?.throwIfAborted();
+        const running = self.session.run([input], signal);
+        pending = running;
+        running.catch(() => undefined); // awaited below; avoid an unhandled rejection on early exit
+        const nextJobValue = nextJob();
+        slotIndex ^= 1;
+        const nextInput = nextJobValue === undefined ? undefined : await prepare(nextJobValue, slots[slotIndex]!);
+        const [output] = await running;
+        pending = undefined;
+        if (output === undefined) throw new DemucsError('ERR_INFERENCE', 'the model session returned no output');
+        finish(job, output);
+        done++;
+        report();
+        for (const block of blocks.splice(0)) yield block;
+        job = nextJobValue;
+        input = nextInput;
+      }
+    } finally {
+      // A consumer that stops early must not leave a rejected run unobserved.
+      await pending?.catch(() => undefined);
+    }
+  }
+}
+
+/** The async iterable returned by {@link Separator.stream}. */
+export interface StemStream extends AsyncGenerator<StemBlock, void, undefined> {
+  /** Set once the first pass is done, before the first block is yielded. */
+  readonly info: StreamInfo | undefined;
+}
+
+function randomSeed(): number {
+  const words = globalThis.crypto.getRandomValues(new Uint32Array(2));
+  // 53 random bits: a safe integer.
+  return (words[0]! & 0x1fffff) * 2 ** 32 + words[1]!;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,50 @@
+/**
+ * demucs-mobile: HTDemucs v4 music source separation for every JavaScript runtime.
+ *
+ * This entry is the pure-TypeScript core: the host DSP around the model (STFT, iSTFT,
+ * chunking, overlap-add, normalisation, shifts), the {@link Separator} that composes it, and
+ * the {@link Backend} contract. It imports no runtime; backends live on their own subpaths
+ * (`demucs-mobile/node`, …).
+ *
+ * @example
+ * ```ts
+ * import { Separator } from 'demucs-mobile';
+ * import { OrtNodeBackend } from 'demucs-mobile/node';
+ *
+ * const session = await new OrtNodeBackend().load('htdemucs.onnx');
+ * const { stems } = await new Separator(session).separate({ sampleRate: 44100, channels: [left, right] });
+ * ```
+ *
+ * @packageDocumentation
+ */
+export * from './core/constants.js';
+export { DemucsError, ERROR_CODES, isDemucsError, type DemucsErrorCode, type DemucsErrorOptions } from './core/errors.js';
+export { frameCount, type PlanarAudio } from './core/audio.js';
+export { arraySource, isAudioSource, type AudioSource } from './core/source.js';
+export { periodicHann } from './core/window.js';
+export { Stft, stftFrames } from './core/stft.js';
+export { Istft } from './core/istft.js';
+export { Chunker, triangleWeights, type ChunkPlan, type ChunkerOptions } from './core/chunker.js';
+export { OverlapAdd } from './core/overlap-add.js';
+export { trackStats, type TrackStats, type TrackStatsOptions } from './core/normalize.js';
+export { PythonRandom } from './core/rng.js';
+export {
+  defaultSourceNames,
+  readModelSpec,
+  type Dim,
+  type ModelBinding,
+  type ModelSpec,
+  type ReadModelSpecOptions,
+  type TensorInfo,
+} from './core/model-spec.js';
+export {
+  Separator,
+  type SeparateOptions,
+  type SeparationProgress,
+  type SeparationResult,
+  type SeparatorOptions,
+  type StemBlock,
+  type StemStream,
+  type StreamInfo,
+} from './core/separator.js';
+export type { Backend, LoadOptions, ModelSession, ModelSource, WindowInput, WindowOutput } from './backends/backend.js';

@@ -1,0 +1,8 @@
+/**
+ * Node.js entry (`demucs-mobile/node`): the onnxruntime-node backend and file helpers.
+ * onnxruntime-node is an optional peer dependency, imported only when a model is loaded.
+ *
+ * @packageDocumentation
+ */
+export { OrtNodeBackend, type OrtNodeBackendOptions, type OrtNodeLoadOptions } from './backends/ort-node.js';
+export { sha256Hex, verifySha256 } from './node/sha256.js';
