@@ -27,15 +27,35 @@ describe('Istft', () => {
     expect(maxAbsDiff(inPlace, summed).max).toBe(0);
   });
 
-  it('inverts the Stft: round trip of a random stereo window to float32 precision, at 1 s and 7.8 s', () => {
+  it('inverts the Stft exactly in the interior, for a band-limited signal, at 1 s and 7.8 s', () => {
+    // Not an identity at the edges, by upstream design (pinned by the fixture above): frames
+    // −2, −1, T and T+1 are zeros in `_ispec` but counted in torch's envelope, and frames that
+    // reach into the reflect padding see a kink whose energy partly falls in the dropped
+    // Nyquist bin. Samples whose frames all lie inside the window come back exactly.
     for (const n of [44100, L]) {
-      let seed = 12345;
-      const x = new Float32Array(2 * n).map(() => {
-        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-        return seed / 2 ** 31 - 1;
-      });
+      const tones = [
+        [0.3, 0.0123, 0.4],
+        [0.2, 0.31, 1.1],
+        [0.25, 2.9, 2.0],
+      ];
+      const x = new Float32Array(2 * n);
+      for (let i = 0; i < n; i++) {
+        for (const [a, f, p] of tones) {
+          x[i] += a! * Math.sin(f! * i + p!);
+          x[n + i] += a! * Math.cos(0.7 * f! * i + p!);
+        }
+      }
       const y = new Istft(n).inverse(new Stft(n).forward(x));
-      expect(maxAbsDiff(x, y).max).toBeLessThan(5e-6);
+      // Frame t spans [1024t − 1536, 1024t + 2560): frames 2 … ⌊(n − 2560)/1024⌋ stay inside.
+      const firstClean = 2 * 1024 - 1536 + 4096 - 1024; // covered only by frames ≥ 2
+      const lastClean = Math.floor((n - 2560) / 1024) * 1024 - 1536 + 1024; // only by frames ≤ that
+      let worst = 0;
+      for (let c = 0; c < 2; c++) {
+        for (let i = firstClean; i < lastClean; i++) worst = Math.max(worst, Math.abs(x[c * n + i]! - y[c * n + i]!));
+      }
+      expect(worst).toBeLessThan(2e-6);
+      // At the very first sample only frames 0 and 1's windows remain: attenuated, not exact.
+      expect(Math.abs(y[0]! - x[0]!)).toBeGreaterThan(1e-3);
     }
   });
 
