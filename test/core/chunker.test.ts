@@ -54,7 +54,7 @@ describe('Chunker', () => {
       const total = new Float64Array(length);
       for (const c of plan.chunks) {
         const g = plan.normalizedWeights(c.index);
-        for (let i = 0; i < c.length; i++) total[c.offset + i] += g[i]!;
+        for (let i = 0; i < c.length; i++) total[c.offset + i]! += g[i]!;
       }
       let worst = 0;
       for (const v of total) worst = Math.max(worst, Math.abs(v - 1));

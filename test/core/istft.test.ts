@@ -41,8 +41,8 @@ describe('Istft', () => {
       const x = new Float32Array(2 * n);
       for (let i = 0; i < n; i++) {
         for (const [a, f, p] of tones) {
-          x[i] += a! * Math.sin(f! * i + p!);
-          x[n + i] += a! * Math.cos(0.7 * f! * i + p!);
+          x[i]! += a! * Math.sin(f! * i + p!);
+          x[n + i]! += a! * Math.cos(0.7 * f! * i + p!);
         }
       }
       const y = new Istft(n).inverse(new Stft(n).forward(x));

