@@ -5,10 +5,8 @@
  */
 
 import { DemucsError, describeValue } from '../core/errors.js';
+import { isFloat32Array } from '../core/typed-arrays.js';
 
-function isFloat32Array(value: unknown): value is Float32Array {
-  return ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === '[object Float32Array]';
-}
 
 /**
  * Maps planar channels to stereo the way upstream demucs `convert_audio_channels`

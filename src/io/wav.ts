@@ -15,6 +15,7 @@
 
 import type { PlanarAudio } from '../core/audio.js';
 import { DemucsError, describeValue } from '../core/errors.js';
+import { isFloat32Array, isUint8Array } from '../core/typed-arrays.js';
 
 // #region Types
 
@@ -45,6 +46,26 @@ export interface DecodedWav extends PlanarAudio {
   /** The format the samples were stored in. */
   readonly format: WavFormat;
 }
+
+/**
+ * Where a WAV file's samples are and how they are stored: what {@link parseWavHeader} finds,
+ * enough to decode any run of frames with {@link decodeWavFrames}.
+ */
+export interface WavInfo {
+  /** The sample format and the number of whole frames present. */
+  readonly format: WavFormat;
+  /** Byte offset of the first frame in the file. */
+  readonly dataOffset: number;
+  /** Bytes per frame (all channels). */
+  readonly blockAlign: number;
+}
+
+/**
+ * Reads bytes of a file: up to `length` bytes at `offset`, fewer only at the end of the file.
+ * Over an in-memory file this is `(o, n) => bytes.subarray(o, o + n)`; over a file on disk,
+ * a positioned read.
+ */
+export type ByteReader = (offset: number, length: number) => Uint8Array;
 
 /** Options of {@link decodeWav}. */
 export interface DecodeWavOptions {
@@ -205,14 +226,7 @@ function guidString(bytes: Uint8Array, o: number): string {
   );
 }
 
-function isUint8Array(value: unknown): value is Uint8Array {
-  // Brand check rather than instanceof, so arrays from another realm (worker, iframe) pass.
-  return ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === '[object Uint8Array]';
-}
 
-function isFloat32Array(value: unknown): value is Float32Array {
-  return ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === '[object Float32Array]';
-}
 
 interface ChunkSpan {
   /** Offset of the chunk body. */
@@ -267,22 +281,43 @@ export function decodeWav(bytes: Uint8Array, options: DecodeWavOptions = {}): De
     throw new TypeError(`options.allowTruncated must be a boolean (got ${describeValue(allowTruncated)})`);
   }
 
-  const length = bytes.length;
+  const info = parseWavHeader((o, n) => bytes.subarray(o, o + n), bytes.length, { allowTruncated });
+  const { format, dataOffset, blockAlign } = info;
+  const channels = Array.from({ length: format.channelCount }, () => new Float32Array(format.frames));
+  decodeWavFrames(bytes.subarray(dataOffset, dataOffset + format.frames * blockAlign), info, channels);
+  return { sampleRate: format.sampleRate, channels, format };
+}
+
+/**
+ * Walks a WAV file's chunks and returns where its samples are, without decoding them: the
+ * first step of {@link decodeWav}, usable on a file that is read in blocks.
+ *
+ * @remarks See {@link decodeWav} for the rules on placeholder sizes and trailing chunks.
+ * @param read - reads bytes of the file (see {@link ByteReader}).
+ * @param totalBytes - the file's size in bytes.
+ * @param options - see {@link DecodeWavOptions}.
+ * @returns the format, the frame count and the data offset.
+ * @throws A {@link DemucsError} with code `ERR_AUDIO_EMPTY`, `ERR_AUDIO_TRUNCATED` or
+ *   `ERR_AUDIO_FORMAT`, as {@link decodeWav}.
+ */
+export function parseWavHeader(read: ByteReader, totalBytes: number, options: DecodeWavOptions = {}): WavInfo {
+  const allowTruncated = options.allowTruncated ?? false;
+  const length = totalBytes;
   if (length === 0) throw new DemucsError('ERR_AUDIO_EMPTY', 'WAV bytes are empty (0 bytes)');
+  const head = read(0, 12);
   if (length < 12) {
-    const head = bytes.subarray(0, 4);
-    if ('RIFF'.startsWith(String.fromCharCode(...head))) {
+    const start = head.subarray(0, 4);
+    if ('RIFF'.startsWith(String.fromCharCode(...start))) {
       throw new DemucsError(
         'ERR_AUDIO_TRUNCATED',
         `WAV header needs 12 bytes for "RIFF" <size> "WAVE", but only ${length} bytes are present`,
       );
     }
-    throw new DemucsError('ERR_AUDIO_FORMAT', `not a RIFF/WAVE file: starts with ${describeId(head)}, expected "RIFF"`);
+    throw new DemucsError('ERR_AUDIO_FORMAT', `not a RIFF/WAVE file: starts with ${describeId(start)}, expected "RIFF"`);
   }
-
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const riffId = fourcc(bytes, 0);
-  const formType = fourcc(bytes, 8);
+  const headView = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const riffId = fourcc(head, 0);
+  const formType = fourcc(head, 8);
   if (riffId !== 'RIFF' || formType !== 'WAVE') {
     if (riffId === 'RIFX') {
       throw new DemucsError(
@@ -299,16 +334,16 @@ export function decodeWav(bytes: Uint8Array, options: DecodeWavOptions = {}): De
     if (riffId === 'RIFF') {
       throw new DemucsError(
         'ERR_AUDIO_FORMAT',
-        `not a WAVE file: RIFF form type is ${describeFourcc(bytes, 8)}, expected "WAVE"`,
+        `not a WAVE file: RIFF form type is ${describeFourcc(head, 8)}, expected "WAVE"`,
       );
     }
     throw new DemucsError(
       'ERR_AUDIO_FORMAT',
-      `not a RIFF/WAVE file: starts with ${describeFourcc(bytes, 0)}, expected "RIFF"`,
+      `not a RIFF/WAVE file: starts with ${describeFourcc(head, 0)}, expected "RIFF"`,
     );
   }
 
-  const riffSize = view.getUint32(4, true);
+  const riffSize = headView.getUint32(4, true);
   const riffIsPlaceholder = PLACEHOLDER_SIZES.includes(riffSize);
   let fmt: ChunkSpan | undefined;
   let data: ChunkSpan | undefined;
@@ -322,8 +357,9 @@ export function decodeWav(bytes: Uint8Array, options: DecodeWavOptions = {}): De
         `chunk header at byte ${offset} needs 8 bytes, but only ${remaining} are present`,
       );
     }
-    const id = fourcc(bytes, offset);
-    const size = view.getUint32(offset + 4, true);
+    const header = read(offset, 8);
+    const id = fourcc(header, 0);
+    const size = new DataView(header.buffer, header.byteOffset, 8).getUint32(4, true);
     const body = offset + 8;
     const available = length - body;
     if (id === 'data') {
@@ -350,7 +386,7 @@ export function decodeWav(bytes: Uint8Array, options: DecodeWavOptions = {}): De
     if (size > available) {
       throw new DemucsError(
         'ERR_AUDIO_TRUNCATED',
-        `WAV ${describeFourcc(bytes, offset)} chunk at byte ${offset} declares ${size} bytes ` +
+        `WAV ${describeFourcc(header, 0)} chunk at byte ${offset} declares ${size} bytes ` +
           `but only ${available} bytes are present`,
       );
     }
@@ -370,7 +406,11 @@ export function decodeWav(bytes: Uint8Array, options: DecodeWavOptions = {}): De
     throw new DemucsError('ERR_AUDIO_FORMAT', `WAV file has no ${missing} chunk`);
   }
 
-  const layout = parseFmt(bytes, view, fmt);
+  const fmtBytes = read(fmt.offset, fmt.size);
+  const layout = parseFmt(fmtBytes, new DataView(fmtBytes.buffer, fmtBytes.byteOffset, fmtBytes.byteLength), {
+    offset: 0,
+    size: fmt.size,
+  });
   const { blockAlign } = layout;
   const frames = Math.floor(data.size / blockAlign);
   const leftover = data.size - frames * blockAlign;
@@ -385,10 +425,7 @@ export function decodeWav(bytes: Uint8Array, options: DecodeWavOptions = {}): De
     throw new DemucsError('ERR_AUDIO_EMPTY', `WAV data chunk holds no frames (${data.size} bytes)`);
   }
 
-  const channels = decodeSamples(bytes, view, data.offset, frames, layout);
   return {
-    sampleRate: layout.sampleRate,
-    channels,
     format: {
       encoding: layout.encoding,
       bitsPerSample: layout.bitsPerSample,
@@ -396,6 +433,8 @@ export function decodeWav(bytes: Uint8Array, options: DecodeWavOptions = {}): De
       sampleRate: layout.sampleRate,
       frames,
     },
+    dataOffset: data.offset,
+    blockAlign,
   };
 }
 
@@ -479,14 +518,24 @@ const INT16_SCALE = 1 / 32768;
 const INT24_SCALE = 1 / 8388608;
 const INT32_SCALE = 1 / 2147483648;
 
-function decodeSamples(
-  bytes: Uint8Array,
-  view: DataView,
-  start: number,
-  frames: number,
-  layout: FmtLayout,
-): Float32Array[] {
-  const { channelCount, blockAlign, bitsPerSample, encoding } = layout;
+/**
+ * Decodes whole frames of WAV sample bytes into planar float32 arrays: the second step of
+ * {@link decodeWav}, for a file read in blocks.
+ *
+ * @param bytes - sample bytes starting at a frame boundary; `out[0].length` frames are read.
+ * @param info - the file's layout from {@link parseWavHeader}.
+ * @param out - one array per channel, equal lengths, filled by the call.
+ * @throws `RangeError` when `out` does not match the channel count or `bytes` is too short.
+ */
+export function decodeWavFrames(bytes: Uint8Array, info: WavInfo, out: readonly Float32Array[]): void {
+  const { channelCount, bitsPerSample, encoding } = info.format;
+  const { blockAlign } = info;
+  if (out.length !== channelCount) throw new RangeError(`out has ${out.length} channels, the file ${channelCount}`);
+  const frames = out[0]!.length;
+  if (bytes.length < frames * blockAlign) {
+    throw new RangeError(`bytes (${bytes.length}) hold fewer than ${frames} frames of ${blockAlign} bytes`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const bytesPerSample = bitsPerSample >> 3;
   const read =
     encoding === 'float'
@@ -500,13 +549,10 @@ function decodeSamples(
           : bitsPerSample === 32
             ? readInt32
             : readUint8;
-  const channels: Float32Array[] = [];
   for (let c = 0; c < channelCount; c++) {
-    const out = new Float32Array(frames);
-    read(bytes, view, start + c * bytesPerSample, blockAlign, out);
-    channels.push(out);
+    if (out[c]!.length !== frames) throw new RangeError(`out[${c}] has ${out[c]!.length} frames, out[0] ${frames}`);
+    read(bytes, view, c * bytesPerSample, blockAlign, out[c]!);
   }
-  return channels;
 }
 
 // NOTE: one small function per sample format, each called once per channel, so V8 optimises
