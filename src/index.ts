@@ -18,7 +18,14 @@
  * @packageDocumentation
  */
 export * from './core/constants.js';
-export { DemucsError, ERROR_CODES, isDemucsError, type DemucsErrorCode, type DemucsErrorOptions } from './core/errors.js';
+export {
+  DemucsError,
+  ERROR_CODES,
+  isDemucsError,
+  type DemucsErrorCode,
+  type DemucsErrorOptions,
+  type ErrorCodeInfo,
+} from './core/errors.js';
 export { frameCount, type PlanarAudio } from './core/audio.js';
 export { arraySource, isAudioSource, type AudioSource } from './core/source.js';
 export { periodicHann } from './core/window.js';
@@ -33,6 +40,7 @@ export {
   readModelSpec,
   type Dim,
   type ModelBinding,
+  type ModelReading,
   type ModelSpec,
   type ReadModelSpecOptions,
   type TensorInfo,

@@ -7,11 +7,35 @@
  * {@link DemucsError}.
  */
 
+/** A stable error code; {@link ERROR_CODES} gives the cause and fix of each. */
+export type DemucsErrorCode =
+  | 'ERR_AUDIO_EMPTY'
+  | 'ERR_AUDIO_TRUNCATED'
+  | 'ERR_AUDIO_FORMAT'
+  | 'ERR_SAMPLE_RATE'
+  | 'ERR_NON_FINITE'
+  | 'ERR_MODEL_SHAPE'
+  | 'ERR_MODEL_CHECKSUM'
+  | 'ERR_MODEL_NOT_FOUND'
+  | 'ERR_MODEL_LOAD'
+  | 'ERR_RUNTIME_MISSING'
+  | 'ERR_INFERENCE'
+  | 'ERR_OUTPUT_EXISTS'
+  | 'ERR_DISPOSED';
+
+/** Why an error code happens and what to do about it. */
+export interface ErrorCodeInfo {
+  /** What went wrong. */
+  readonly cause: string;
+  /** What to do about it. */
+  readonly fix: string;
+}
+
 /**
  * Every error code, with its cause and fix. This table is the single source for the
  * troubleshooting guide and for the CLI's exit codes.
  */
-export const ERROR_CODES = Object.freeze({
+export const ERROR_CODES: Readonly<Record<DemucsErrorCode, ErrorCodeInfo>> = Object.freeze({
   ERR_AUDIO_EMPTY: {
     cause: 'The audio file or buffer holds no samples (zero bytes, or a header with a zero-length data chunk).',
     fix: 'Check that the file was written completely; re-export it from the source.',
@@ -64,10 +88,7 @@ export const ERROR_CODES = Object.freeze({
     cause: 'A model session was used after `dispose()`.',
     fix: 'Load the model again.',
   },
-} as const);
-
-/** A stable error code; see {@link ERROR_CODES} for the cause and fix of each. */
-export type DemucsErrorCode = keyof typeof ERROR_CODES;
+});
 
 /** Options of {@link DemucsError}. */
 export interface DemucsErrorOptions {

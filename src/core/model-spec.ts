@@ -50,6 +50,14 @@ export interface ModelBinding {
   readonly waveOutput: number;
 }
 
+/** What {@link readModelSpec} reads from a graph. */
+export interface ModelReading {
+  /** The model's shape. */
+  readonly spec: ModelSpec;
+  /** Which graph input and output plays which role. */
+  readonly binding: ModelBinding;
+}
+
 /** Options of {@link readModelSpec}. */
 export interface ReadModelSpecOptions {
   /**
@@ -117,7 +125,7 @@ export function readModelSpec(
   inputs: readonly TensorInfo[],
   outputs: readonly TensorInfo[],
   options: ReadModelSpecOptions = {},
-): { spec: ModelSpec; binding: ModelBinding } {
+): ModelReading {
   const fail = (what: string): never => {
     throw new DemucsError(
       'ERR_MODEL_SHAPE',

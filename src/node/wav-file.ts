@@ -67,7 +67,7 @@ export class WavFileSource implements AudioSource {
    * Opens a WAV file and parses its header.
    *
    * @param path - the file.
-   * @param options - as {@link decodeWav}'s.
+   * @param options - as for `decodeWav` (`allowTruncated`).
    * @returns the open source; {@link WavFileSource.close} it when done.
    * @throws A {@link DemucsError} with code `ERR_AUDIO_EMPTY`, `ERR_AUDIO_TRUNCATED` or
    *   `ERR_AUDIO_FORMAT` naming the file; the file-system error when it cannot be opened.
