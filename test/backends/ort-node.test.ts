@@ -49,6 +49,22 @@ describe('OrtNodeBackend with the real htdemucs model', () => {
     console.info('e2e parity vs PyTorch:', report);
   });
 
+  it('separates silence to silence: σ = 0 gives no NaN, stems stay below -140 dBFS', async () => {
+    const silence = new Float32Array(2 * 44100);
+    const result = await new Separator(session, { shifts: 1, seed: 1 }).separate({ sampleRate: 44100, channels: [silence, silence] });
+    expect(result.stats).toEqual({ mean: 0, std: 0, frames: 2 * 44100 });
+    for (const name of SOURCES) {
+      for (const ch of result.stems[name]!) {
+        let peak = 0;
+        for (const v of ch) {
+          expect(Number.isFinite(v)).toBe(true);
+          peak = Math.max(peak, Math.abs(v));
+        }
+        expect(peak, name).toBeLessThan(1e-7);
+      }
+    }
+  });
+
   it('rejects a model that is not HTDemucs (the stand-in with an extra input would be; a WAV file is not ONNX)', async () => {
     await expect(new OrtNodeBackend().load(fixturePath('e2e/mix.wav'))).rejects.toMatchObject({ code: 'ERR_MODEL_LOAD' });
     await expect(new OrtNodeBackend().load('/nonexistent/model.onnx')).rejects.toMatchObject({ code: 'ERR_MODEL_NOT_FOUND' });

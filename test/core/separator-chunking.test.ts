@@ -73,3 +73,67 @@ describe('Separator with the stand-in model (fixtures/chunking)', () => {
     }
   });
 });
+
+describe('Separator behaviour (stand-in model)', () => {
+  const audio = () => track(700001);
+
+  it('stops at an aborted signal with its reason, between windows, and emits nothing after', async () => {
+    const controller = new AbortController();
+    const reason = new Error('user cancelled');
+    const seen: number[] = [];
+    const run = new Separator(session, { shifts: 0 }).separate(audio(), {
+      signal: controller.signal,
+      onProgress: (p) => {
+        seen.push(p.windowsDone);
+        if (p.windowsDone === 1) controller.abort(reason);
+      },
+    });
+    await expect(run).rejects.toBe(reason);
+    expect(seen).toEqual([0, 1]);
+  });
+
+  it('streams contiguous blocks that reassemble to the in-memory result, and reports progress with an ETA', async () => {
+    const whole = await new Separator(session, { shifts: 2, seed: 5 }).separate(audio());
+    const events: { done: number; eta: number | undefined }[] = [];
+    const stream = new Separator(session, { shifts: 2, seed: 5 }).stream(audio(), {
+      onProgress: (p) => events.push({ done: p.windowsDone, eta: p.etaSeconds }),
+    });
+    let next = 0;
+    let blocks = 0;
+    for await (const block of stream) {
+      expect(block.start).toBe(next);
+      for (let s = 0; s < 2; s++) {
+        for (let c = 0; c < 2; c++) {
+          const expected = whole.stems[`source${s}`]![c]!.subarray(block.start, block.start + block.frames);
+          expect(maxAbsDiff(block.stems[s]![c]!, expected).max).toBe(0);
+        }
+      }
+      next += block.frames;
+      blocks++;
+    }
+    expect(next).toBe(700001);
+    // Two shift rounds of 3 windows each, blocks as soon as both rounds pass a position.
+    expect(stream.info?.windowsTotal).toBe(6);
+    expect(blocks).toBeGreaterThanOrEqual(3);
+    expect(events.map((e) => e.done)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(events[0]!.eta).toBeUndefined();
+    expect(events[3]!.eta).toBeGreaterThan(0);
+    // The same seed draws the same shifts (CPython random.seed(5)).
+    expect(stream.info?.shiftOffsets).toEqual(whole.shiftOffsets);
+  });
+
+  it('rejects bad options and inputs naming the value', async () => {
+    expect(() => new Separator(session, { shifts: -1 })).toThrow(/shifts \(-1\)/);
+    expect(() => new Separator(session, { overlap: 1 })).toThrow(/overlap \(1\)/);
+    expect(() => new Separator(session, { segment: 8 })).toThrow(/segment \(8 s = 352800 samples\) must not exceed/);
+    expect(() => new Separator(session, { seed: 0.5 })).toThrow(/seed \(0.5\)/);
+    const sep = new Separator(session);
+    await expect(sep.separate({ sampleRate: 48000, channels: [new Float32Array(10)] })).rejects.toMatchObject({ code: 'ERR_SAMPLE_RATE' });
+    await expect(sep.separate({ sampleRate: 44100, channels: [new Float32Array(0), new Float32Array(0)] })).rejects.toMatchObject({ code: 'ERR_AUDIO_EMPTY' });
+    const six = Array.from({ length: 6 }, () => new Float32Array(10));
+    await expect(sep.separate({ sampleRate: 44100, channels: six })).rejects.toThrow(/6 channels; give 1 or 2/);
+    await expect(sep.separate({ sampleRate: 44100, channels: [new Float32Array(10)] }, { shiftOffsets: [22051] })).rejects.toThrow(
+      /shiftOffsets\[0\] \(22051\) must be an integer in \[0, 22050\]/,
+    );
+  });
+});

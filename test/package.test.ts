@@ -1,0 +1,57 @@
+/**
+ * The built package (`dist/`, rebuilt by the global setup when stale): both module formats
+ * load, the core entry stays free of runtimes, and the docs build cleanly.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './helpers/fixtures.js';
+
+const dist = join(REPO_ROOT, 'dist');
+
+describe('package', () => {
+  it('loads with ESM import and CJS require, exposing the same API', async () => {
+    const esm = await import(join(dist, 'index.js'));
+    const cjs = createRequire(import.meta.url)(join(dist, 'index.cjs'));
+    for (const name of ['Separator', 'Stft', 'Istft', 'Chunker', 'OverlapAdd', 'DemucsError', 'readModelSpec']) {
+      expect(typeof esm[name], name).toBe('function');
+      expect(typeof cjs[name], name).toBe('function');
+    }
+    const node = createRequire(import.meta.url)(join(dist, 'node.cjs'));
+    expect(typeof node.OrtNodeBackend).toBe('function');
+  });
+
+  it('keeps onnxruntime and Node built-ins out of the core and audio entries', () => {
+    // Every chunk the browser-safe entries can reach, in both formats.
+    const reachable = (entry: string, seen = new Set<string>()): Set<string> => {
+      if (seen.has(entry)) return seen;
+      seen.add(entry);
+      const code = readFileSync(join(dist, entry), 'utf8');
+      for (const m of code.matchAll(/(?:from\s*|require\(|import\()\s*["']\.\/([^"']+)["']/g)) reachable(m[1]!, seen);
+      return seen;
+    };
+    for (const entry of ['index.js', 'index.cjs', 'audio.js', 'audio.cjs']) {
+      for (const file of reachable(entry)) {
+        const code = readFileSync(join(dist, file), 'utf8');
+        expect(code, `${entry} → ${file}`).not.toMatch(/(?:from\s*|require\(|import\()\s*["']onnxruntime-/);
+        expect(code, `${entry} → ${file}`).not.toMatch(/["'](node:)?(fs|path|os|child_process|crypto)["']/);
+      }
+    }
+  });
+
+  it('ships the CLI as an executable ESM bin', () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'));
+    expect(pkg.bin['demucs-mobile']).toBe('./dist/cli.js');
+    expect(readFileSync(join(dist, 'cli.js'), 'utf8').startsWith('#!/usr/bin/env node')).toBe(true);
+    const version = spawnSync(process.execPath, [join(dist, 'cli.js'), '--version'], { encoding: 'utf8' });
+    expect(version.stdout.trim()).toBe(pkg.version);
+    expect(readdirSync(dist).filter((f) => f.endsWith('.onnx'))).toEqual([]);
+  });
+
+  it('builds the typedoc site with no warnings (every export documented, every link resolved)', () => {
+    const out = execFileSync('npx', ['typedoc', '--emit', 'none', '--logLevel', 'Warn'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: 'pipe' });
+    expect(out.replace(/npm warn .*\n/g, '').trim()).toBe('');
+  });
+});
