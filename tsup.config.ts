@@ -1,4 +1,10 @@
+import { copyFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
+
+/** The worker-thread host of onnxruntime-node sessions is plain CommonJS, copied as is. */
+const copyWorker = async (): Promise<void> => {
+  copyFileSync('src/backends/ort-node-worker.cjs', 'dist/ort-node-worker.cjs');
+};
 
 /**
  * One entry per subpath export (see package.json "exports"). Runtimes stay external:
@@ -19,6 +25,9 @@ export default defineConfig([
     splitting: true,
     treeshake: true,
     external: ['onnxruntime-node', 'onnxruntime-common', 'onnxruntime-web'],
+    // import.meta.url locates the worker script; shimmed in the CJS build.
+    shims: true,
+    onSuccess: copyWorker,
   },
   {
     entry: { cli: 'src/cli/bin.ts' },
@@ -28,5 +37,6 @@ export default defineConfig([
     platform: 'node',
     banner: { js: '#!/usr/bin/env node' },
     external: ['onnxruntime-node'],
+    onSuccess: copyWorker,
   },
 ]);

@@ -4,7 +4,14 @@
  *
  * @packageDocumentation
  */
-export { OrtNodeBackend, type OrtNodeBackendOptions, type OrtNodeLoadOptions } from './backends/ort-node.js';
-export { sha256Hex, verifySha256 } from './node/sha256.js';
+export {
+  OrtNodeBackend,
+  type GraphOptimizationLevel,
+  type OrtNodeBackendOptions,
+  type OrtNodeLoadOptions,
+} from './backends/ort-node.js';
+export { MALLOC_TUNING } from './node/malloc-tuning.js';
+export { sha256Hex, verifySha256, type VerifySha256Options } from './node/sha256.js';
+export { cacheDir, CACHE_DIR_ENV } from './node/cache-dir.js';
 export { HTDEMUCS_NPM, locatePackagedModel, resolvePackagedModel, type PackagedModel } from './node/models.js';
 export { WavFileSource, WavFileWriter, type WavFileWriterOptions } from './node/wav-file.js';

@@ -4,14 +4,35 @@
  *
  * @internal
  */
-import type { InferenceSession, Tensor, TypedTensor } from 'onnxruntime-common';
+import type { InferenceSession } from 'onnxruntime-common';
 import { DemucsError } from '../core/errors.js';
+import { isFloat32Array } from '../core/typed-arrays.js';
 import { readModelSpec, type ModelBinding, type ModelSpec, type TensorInfo } from '../core/model-spec.js';
 import type { ModelSession, WindowInput, WindowOutput } from './backend.js';
 
+/** A tensor as this binding reads and writes it: onnxruntime's `Tensor`, or plain data. @internal */
+export interface TensorLike {
+  readonly type: string;
+  readonly data: unknown;
+  readonly dims: readonly number[];
+}
+
 /** The part of an onnxruntime module this binding uses. @internal */
 export interface OrtModule {
-  readonly Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => TypedTensor<'float32'>;
+  readonly Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => TensorLike;
+}
+
+/**
+ * The part of an onnxruntime `InferenceSession` this binding uses; also implemented by the
+ * worker-thread proxy of the Node backend. @internal
+ */
+export interface OrtSessionLike {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputMetadata?: readonly InferenceSession.ValueMetadata[] | undefined;
+  readonly outputMetadata?: readonly InferenceSession.ValueMetadata[] | undefined;
+  run(feeds: Record<string, TensorLike>, fetches: string[]): Promise<Record<string, TensorLike | undefined>>;
+  release(): Promise<void>;
 }
 
 /** Graph inputs or outputs as {@link readModelSpec} wants them. @internal */
@@ -32,7 +53,7 @@ export class OrtModelSession implements ModelSession {
   readonly maxBatch = 1;
   readonly #ort: OrtModule;
   readonly #binding: ModelBinding;
-  #session: InferenceSession | null;
+  #session: OrtSessionLike | null;
   readonly #inputNames: readonly string[];
   readonly #outputNames: readonly string[];
 
@@ -42,7 +63,7 @@ export class OrtModelSession implements ModelSession {
    * @param sources - optional source names.
    * @throws DemucsError `ERR_MODEL_SHAPE` when the graph is not an HTDemucs export.
    */
-  constructor(ort: OrtModule, session: InferenceSession, sources?: readonly string[]) {
+  constructor(ort: OrtModule, session: OrtSessionLike, sources?: readonly string[]) {
     const { spec, binding } = readModelSpec(
       tensorInfos(session.inputNames, session.inputMetadata),
       tensorInfos(session.outputNames, session.outputMetadata),
@@ -74,13 +95,13 @@ export class OrtModelSession implements ModelSession {
       throw new RangeError(`window wave (${window.wave.length}) and spec (${window.spec.length}) lengths do not match one window`);
     }
     const b = this.#binding;
-    const feeds: Record<string, Tensor> = {
+    const feeds: Record<string, TensorLike> = {
       [this.#inputNames[b.waveInput]!]: new this.#ort.Tensor('float32', window.wave, [1, 2, L]),
       [this.#inputNames[b.specInput]!]: new this.#ort.Tensor('float32', window.spec, [1, 4, bins, T]),
     };
     const specName = this.#outputNames[b.specOutput]!;
     const waveName = this.#outputNames[b.waveOutput]!;
-    let results: InferenceSession.ReturnType;
+    let results: Record<string, TensorLike | undefined>;
     try {
       results = await session.run(feeds, [specName, waveName]);
     } catch (cause) {
@@ -99,9 +120,8 @@ export class OrtModelSession implements ModelSession {
   }
 }
 
-function floatData(value: unknown, name: string, expected: number): Float32Array {
-  const t = value as Tensor | undefined;
-  if (t === undefined || t.type !== 'float32' || !(t.data instanceof Float32Array)) {
+function floatData(t: TensorLike | undefined, name: string, expected: number): Float32Array {
+  if (t === undefined || t.type !== 'float32' || !isFloat32Array(t.data)) {
     throw new DemucsError('ERR_MODEL_SHAPE', `output ${JSON.stringify(name)} is ${t === undefined ? 'missing' : t.type}, not float32`);
   }
   if (t.data.length !== expected) {

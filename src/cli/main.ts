@@ -67,6 +67,7 @@ export function buildProgram(io: CommandIo, run: (inputs: string[], options: Sep
         .default('rescale'),
     )
     .option('--threads <n>', 'onnxruntime threads per operator (default: all cores)', integer('--threads', 1, 1024))
+    .option('--no-cache', 'do not use the cache directory (model checksum stamps, optimised model copies)')
     .option('-q, --quiet', 'no progress output', false)
     .option('--json', 'print one JSON result per file on stdout', false)
     .action(async (inputs: string[], o: Record<string, unknown>) => {
@@ -82,6 +83,7 @@ export function buildProgram(io: CommandIo, run: (inputs: string[], options: Sep
         threads: o.threads as number | undefined,
         quiet: o.quiet as boolean,
         json: o.json as boolean,
+        cache: o.cache as boolean,
       });
     });
   return program;

@@ -5,10 +5,12 @@
 import { mkdir, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { ModelSession } from '../backends/backend.js';
-import { OrtNodeBackend } from '../backends/ort-node.js';
+import { availableParallelism } from 'node:os';
+import { OrtNodeBackend, type OrtNodeBackendOptions } from '../backends/ort-node.js';
 import { DemucsError } from '../core/errors.js';
 import { Separator } from '../core/separator.js';
 import type { ClipMode, WavBitDepth } from '../io/wav.js';
+import { cacheDir } from '../node/cache-dir.js';
 import { resolvePackagedModel } from '../node/models.js';
 import { WavFileSource, WavFileWriter } from '../node/wav-file.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
@@ -38,6 +40,8 @@ export interface SeparateCommandOptions {
   readonly quiet: boolean;
   /** One JSON object per file on stdout. */
   readonly json: boolean;
+  /** Use the cache directory (model checksum stamps, optimised model copies). */
+  readonly cache: boolean;
 }
 
 /** What the command reports for one input file. */
@@ -84,9 +88,9 @@ export async function runSeparate(
   if (existing !== undefined && !existing.isDirectory()) {
     throw new DemucsError('ERR_OUTPUT_EXISTS', `output ${JSON.stringify(options.out)} exists and is not a directory`);
   }
-  const modelPath = options.model ?? (await resolvePackagedModel());
-  const backend = new OrtNodeBackend(options.threads === undefined ? {} : { threads: options.threads });
-  const session = await backend.load(modelPath);
+  const cache = options.cache ? cacheDir() : undefined;
+  const modelPath = options.model ?? (await resolvePackagedModel(undefined, undefined, cache === undefined ? {} : { stampDir: join(cache, 'verified') }));
+  const session = await new OrtNodeBackend(backendOptions(options.threads, cache)).load(modelPath);
   let exitCode: number = EXIT.OK;
   try {
     const separator = new Separator(session, {
@@ -106,6 +110,23 @@ export async function runSeparate(
     await session.dispose();
   }
   return exitCode;
+}
+
+/**
+ * The CLI's backend settings. A batch job wants throughput: with two cores or fewer,
+ * onnxruntime uses every core and the window runs on the JavaScript thread, because a worker
+ * thread's overlap costs onnxruntime more than it saves (measured in docs/benchmarks.md);
+ * with more cores, onnxruntime keeps all but one and runs on a worker so the pipeline's own
+ * work gets the remaining core.
+ */
+function backendOptions(threads: number | undefined, cache: string | undefined): OrtNodeBackendOptions {
+  const cores = availableParallelism();
+  const worker = cores > 2;
+  return {
+    threads: threads ?? (worker ? cores - 1 : cores),
+    worker,
+    ...(cache === undefined ? {} : { optimizedModelCache: join(cache, 'optimized') }),
+  };
 }
 
 /** The folder of an input's stems: its file name without the extension. */

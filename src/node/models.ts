@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { DemucsError } from '../core/errors.js';
-import { verifySha256 } from './sha256.js';
+import { verifySha256, type VerifySha256Options } from './sha256.js';
 
 /** A model file shipped inside an npm package, pinned by checksum. */
 export interface PackagedModel {
@@ -61,10 +61,15 @@ export function locatePackagedModel(model: PackagedModel = HTDEMUCS_NPM, from: r
  *
  * @param model - the packaged model.
  * @param from - directories to resolve the package from.
+ * @param options - a stamp directory to skip re-hashing a file verified before.
  * @returns the absolute path of a file whose sha256 matches.
  * @throws DemucsError `ERR_MODEL_NOT_FOUND` with install advice, or `ERR_MODEL_CHECKSUM`.
  */
-export async function resolvePackagedModel(model: PackagedModel = HTDEMUCS_NPM, from?: readonly string[]): Promise<string> {
+export async function resolvePackagedModel(
+  model: PackagedModel = HTDEMUCS_NPM,
+  from?: readonly string[],
+  options: VerifySha256Options = {},
+): Promise<string> {
   const path = locatePackagedModel(model, from);
   if (path === undefined) {
     throw new DemucsError(
@@ -74,6 +79,6 @@ export async function resolvePackagedModel(model: PackagedModel = HTDEMUCS_NPM, 
         `(its weights are for personal and research use only)`,
     );
   }
-  await verifySha256(path, model.sha256);
+  await verifySha256(path, model.sha256, options);
   return path;
 }
