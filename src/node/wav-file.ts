@@ -14,6 +14,7 @@ import {
   peakAmplitude,
   wavHeader,
   wavLayout,
+  type ClipGain,
   type ClipMode,
   type DecodeWavOptions,
   type WavBitDepth,
@@ -142,12 +143,21 @@ export interface WavFileWriterOptions {
   readonly clipMode?: ClipMode;
 }
 
+/** The float32 spill file of a `'rescale'` writer. */
+type Spill = { readonly path: string; readonly file: FileHandle } | undefined;
+
 /** Frames converted per block in the rescale pass. */
 const RESCALE_BLOCK_FRAMES = 65536;
 
 /**
  * Writes one WAV file block by block to `<path>.partial`, renaming it to `path` only when
  * every frame is written, so an interrupted run never leaves a file that looks complete.
+ *
+ * `'rescale'` divides by the whole signal's peak (`1 / max(1.01·peak, 1)`), known only after
+ * the last block. The writer writes the final format at gain 1 as blocks arrive and spills
+ * float32 samples beside it; when the peak stays at or below 1/1.01 (the usual case for
+ * stems) the gain is exactly 1 and the spill is simply deleted, otherwise the file is
+ * rewritten from the spill. Memory stays at one block either way.
  *
  * @example
  * ```ts
@@ -166,23 +176,24 @@ export class WavFileWriter {
   readonly path: string;
   readonly #options: Required<WavFileWriterOptions>;
   readonly #partial: string;
-  readonly #raw: string | undefined;
   readonly #file: FileHandle;
+  /** Float32 copy of every frame, kept for `'rescale'` in case the gain is not 1. */
+  readonly #spill: { readonly path: string; readonly file: FileHandle } | undefined;
   #written = 0;
   #peak = 0;
   #scratch = new Uint8Array(0);
   #closed = false;
 
-  private constructor(path: string, options: Required<WavFileWriterOptions>, file: FileHandle, raw: string | undefined) {
+  private constructor(path: string, options: Required<WavFileWriterOptions>, file: FileHandle, spill: Spill) {
     this.path = path;
     this.#options = options;
     this.#partial = `${path}.partial`;
-    this.#raw = raw;
     this.#file = file;
+    this.#spill = spill;
   }
 
   /**
-   * Creates the temporary file and writes what can be written up front.
+   * Creates the temporary file(s) and writes the header.
    *
    * @param path - the final file.
    * @param options - format, frame count, clip mode.
@@ -194,14 +205,14 @@ export class WavFileWriter {
     computeClipGain(0, resolved.clipMode); // validates the mode
     const format = { channelCount: resolved.channelCount, sampleRate: resolved.sampleRate, bitDepth: resolved.bitDepth, frames: resolved.frames };
     wavLayout(format); // validates the format before anything is created
-    // Rescale divides by the whole signal's peak, known only after the last block: spill
-    // float32 samples to a temporary file and convert them in `finish`.
-    const spill = resolved.clipMode === 'rescale';
-    const target = spill ? `${path}.raw.partial` : `${path}.partial`;
-    const file = await open(target, spill ? 'w+' : 'w');
-    const writer = new WavFileWriter(path, resolved, file, spill ? target : undefined);
-    if (!spill) await file.write(wavHeader(format));
-    return writer;
+    const file = await open(`${path}.partial`, 'w');
+    let spill: Spill;
+    if (resolved.clipMode === 'rescale') {
+      const spillPath = `${path}.spill.partial`;
+      spill = { path: spillPath, file: await open(spillPath, 'w+') };
+    }
+    await file.write(wavHeader(format));
+    return new WavFileWriter(path, resolved, file, spill);
   }
 
   /** Frames written so far. */
@@ -220,16 +231,17 @@ export class WavFileWriter {
     if (this.#written + n > this.#options.frames) {
       throw new RangeError(`block of ${n} frames exceeds the declared ${this.#options.frames} (written ${this.#written})`);
     }
-    if (this.#raw !== undefined) {
+    if (this.#spill !== undefined) {
       this.#peak = Math.max(this.#peak, peakAmplitude(channels));
-      await this.#writeSamples(channels, 32, { gain: 1, clamp: false });
-    } else {
-      await this.#writeSamples(channels, this.#options.bitDepth, computeClipGain(0, this.#options.clipMode));
+      await this.#writeSamples(channels, 32, NO_CLIP, this.#spill.file);
     }
+    // For 'rescale' this is the gain-1 guess, right whenever the final peak allows it.
+    const clip = this.#spill !== undefined ? NO_CLIP : computeClipGain(0, this.#options.clipMode);
+    await this.#writeSamples(channels, this.#options.bitDepth, clip, this.#file);
     this.#written += n;
   }
 
-  async #writeSamples(channels: readonly Float32Array[], bitDepth: WavBitDepth, clip: { gain: number; clamp: boolean }, file = this.#file): Promise<void> {
+  async #writeSamples(channels: readonly Float32Array[], bitDepth: WavBitDepth, clip: ClipGain, file: FileHandle): Promise<void> {
     const bytes = (channels[0]?.length ?? 0) * channels.length * (bitDepth >> 3);
     if (this.#scratch.length < bytes) this.#scratch = new Uint8Array(bytes);
     const encoded = encodeWavSamples(channels, bitDepth, clip, this.#scratch);
@@ -237,10 +249,12 @@ export class WavFileWriter {
   }
 
   /**
-   * Completes the file: checks every frame arrived, converts the spilled samples for
-   * `'rescale'`, and renames the temporary file into place.
+   * Completes the file: checks every frame arrived, applies `'rescale'`, and renames the
+   * temporary file into place.
    *
    * @throws RangeError when fewer frames were written than declared (the file is removed).
+   * @throws A {@link DemucsError} `ERR_NON_FINITE` when `'rescale'` meets a NaN or infinite
+   *   sample (the file is removed).
    */
   async finish(): Promise<void> {
     if (this.#written !== this.#options.frames) {
@@ -248,59 +262,64 @@ export class WavFileWriter {
       throw new RangeError(`only ${this.#written} of ${this.#options.frames} frames were written to ${this.path}`);
     }
     const { channelCount, sampleRate, bitDepth, frames, clipMode } = this.#options;
-    const format = { channelCount, sampleRate, bitDepth, frames };
-    const layout = wavLayout(format);
-    if (this.#raw !== undefined) {
-      if (!Number.isFinite(this.#peak)) {
-        await this.abort();
-        throw new DemucsError('ERR_NON_FINITE', `${this.path}: a sample is ${this.#peak}; cannot rescale`);
-      }
-      const clip = computeClipGain(this.#peak, clipMode);
-      const out = await open(this.#partial, 'w');
-      try {
-        await out.write(wavHeader(format));
-        const block = Array.from({ length: channelCount }, () => new Float32Array(RESCALE_BLOCK_FRAMES));
-        // The spill file holds interleaved little-endian float32, which every JS engine's
-        // Float32Array reads natively.
-        const raw = new Uint8Array(RESCALE_BLOCK_FRAMES * channelCount * 4);
-        const rawFloats = new Float32Array(raw.buffer);
-        for (let start = 0; start < frames; start += RESCALE_BLOCK_FRAMES) {
-          const n = Math.min(RESCALE_BLOCK_FRAMES, frames - start);
-          const bytes = n * channelCount * 4;
-          const { bytesRead } = await this.#file.read(raw, 0, bytes, start * channelCount * 4);
-          if (bytesRead !== bytes) throw new Error(`short read of the spill file ${this.#raw} at frame ${start}`);
-          const views = block.map((b) => b.subarray(0, n));
-          for (let i = 0; i < n; i++) {
-            for (let c = 0; c < channelCount; c++) views[c]![i] = rawFloats[i * channelCount + c]!;
-          }
-          await this.#writeSamples(views, bitDepth, clip, out);
+    const layout = wavLayout({ channelCount, sampleRate, bitDepth, frames });
+    try {
+      if (this.#spill !== undefined) {
+        if (!Number.isFinite(this.#peak)) {
+          throw new DemucsError('ERR_NON_FINITE', `${this.path}: a sample is ${this.#peak}; cannot rescale`);
         }
-        if (layout.padBytes) await out.write(new Uint8Array(layout.padBytes));
-      } catch (e) {
-        await out.close();
-        await this.abort();
-        throw e;
+        const clip = computeClipGain(this.#peak, clipMode);
+        if (clip.gain !== 1) await this.#rewriteFromSpill(clip);
       }
-      await out.close();
-      await this.#closeFile();
-      await rm(this.#raw, { force: true });
-    } else {
-      if (layout.padBytes) await this.#file.write(new Uint8Array(layout.padBytes));
-      await this.#closeFile();
+      if (layout.padBytes) await this.#file.write(new Uint8Array(layout.padBytes), 0, layout.padBytes, layout.totalBytes - layout.padBytes);
+    } catch (e) {
+      await this.abort();
+      throw e;
     }
+    await this.#closeFiles();
+    if (this.#spill !== undefined) await rm(this.#spill.path, { force: true });
     await rename(this.#partial, this.path);
+  }
+
+  /** Rewrites every sample of the file from the float32 spill with the final gain. */
+  async #rewriteFromSpill(clip: ClipGain): Promise<void> {
+    const { channelCount, bitDepth, frames } = this.#options;
+    const spill = this.#spill!.file;
+    const headerBytes = wavLayout({ ...this.#options, frames }).headerBytes;
+    const block = Array.from({ length: channelCount }, () => new Float32Array(RESCALE_BLOCK_FRAMES));
+    // The spill holds interleaved little-endian float32, which every JS engine's Float32Array
+    // reads natively.
+    const raw = new Uint8Array(RESCALE_BLOCK_FRAMES * channelCount * 4);
+    const rawFloats = new Float32Array(raw.buffer);
+    const frameBytes = channelCount * (bitDepth >> 3);
+    const out = new Uint8Array(RESCALE_BLOCK_FRAMES * frameBytes);
+    for (let start = 0; start < frames; start += RESCALE_BLOCK_FRAMES) {
+      const n = Math.min(RESCALE_BLOCK_FRAMES, frames - start);
+      const bytes = n * channelCount * 4;
+      const { bytesRead } = await spill.read(raw, 0, bytes, start * channelCount * 4);
+      if (bytesRead !== bytes) throw new Error(`short read of the spill file ${this.#spill!.path} at frame ${start}`);
+      const views = block.map((b) => b.subarray(0, n));
+      for (let i = 0; i < n; i++) {
+        for (let c = 0; c < channelCount; c++) views[c]![i] = rawFloats[i * channelCount + c]!;
+      }
+      const encoded = encodeWavSamples(views, bitDepth, clip, out);
+      await this.#file.write(encoded, 0, encoded.length, headerBytes + start * frameBytes);
+    }
   }
 
   /** Stops writing and removes every temporary file. Safe to call more than once. */
   async abort(): Promise<void> {
-    await this.#closeFile();
+    await this.#closeFiles();
     await rm(this.#partial, { force: true });
-    if (this.#raw !== undefined) await rm(this.#raw, { force: true });
+    if (this.#spill !== undefined) await rm(this.#spill.path, { force: true });
   }
 
-  async #closeFile(): Promise<void> {
+  async #closeFiles(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#file.close();
+    await this.#spill?.file.close();
   }
 }
+
+const NO_CLIP: ClipGain = Object.freeze({ gain: 1, clamp: false });

@@ -91,6 +91,17 @@ describe('WavFileWriter', () => {
     expect(readdirSync(dir).filter((f) => f.includes('partial'))).toEqual([]);
   });
 
+  it('rescale with a peak ≤ 1/1.01 keeps the direct write (gain exactly 1), byte-identical to encodeWav', async () => {
+    const quiet = [signal(frames, 5, 0.9), signal(frames, 6, 0.3)];
+    const path = join(dir, 'quiet.wav');
+    const w = await WavFileWriter.create(path, { channelCount: 2, sampleRate: 44100, frames });
+    await w.write(quiet.map((c) => c.subarray(0, 50000)));
+    await w.write(quiet.map((c) => c.subarray(50000)));
+    await w.finish();
+    expect(Buffer.compare(readFileSync(path), encodeWav({ sampleRate: 44100, channels: quiet }))).toBe(0);
+    expect(readdirSync(dir).filter((f) => f.includes('partial'))).toEqual([]);
+  });
+
   it('abort and an incomplete finish leave no file behind', async () => {
     const a = await WavFileWriter.create(join(dir, 'aborted.wav'), { channelCount: 1, sampleRate: 44100, frames: 10 });
     await a.write([new Float32Array(5)]);
