@@ -29,8 +29,9 @@ export {
 export { frameCount, type PlanarAudio } from './core/audio.js';
 export { arraySource, isAudioSource, type AudioSource } from './core/source.js';
 export { periodicHann } from './core/window.js';
-export { Stft, stftFrames } from './core/stft.js';
+export { Stft, stftFrames, type TransformOptions } from './core/stft.js';
 export { Istft } from './core/istft.js';
+export { fftEngine, loadWasmFft, type FftEngineInfo } from './core/fft.js';
 export { Chunker, triangleWeights, type ChunkPlan, type ChunkerOptions } from './core/chunker.js';
 export { OverlapAdd } from './core/overlap-add.js';
 export { trackStats, type TrackStats, type TrackStatsOptions } from './core/normalize.js';

@@ -21,6 +21,8 @@ describe('package', () => {
     }
     const node = createRequire(import.meta.url)(join(dist, 'node.cjs'));
     expect(typeof node.OrtNodeBackend).toBe('function');
+    // The WebAssembly FFT package is ESM-only; the CJS build must still reach it.
+    expect(await cjs.loadWasmFft()).toBe('pffft-wasm-simd');
   });
 
   it('keeps onnxruntime and Node built-ins out of the core and audio entries', () => {

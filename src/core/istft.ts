@@ -3,9 +3,10 @@
  * `_ispec(z, length)` (`demucs/htdemucs.py`), which turns one source's CaC spectrogram back
  * into a stereo waveform.
  */
-import FFT from 'fft.js';
 import { HOP_LENGTH, N_FFT, STFT_EDGE_FRAMES, STFT_PAD_LEFT } from './constants.js';
-import { stftFrames } from './stft.js';
+import { createRealFft, type RealFft } from './fft.js';
+import { stftFrames, type TransformOptions } from './stft.js';
+import { transpose } from './transpose.js';
 import { periodicHann } from './window.js';
 
 /**
@@ -21,8 +22,8 @@ import { periodicHann } from './window.js';
  * - frame t covers window samples `[1024·t − 1536, 1024·t + 2560)`, the same span as the
  *   forward transform, so the output is cropped to `[0, L)` with no shift.
  *
- * Two real inverse transforms (left and right) share one complex FFT: with Hermitian
- * spectra `Zl`, `Zr`, `ifft(Zl + i·Zr) = xl + i·xr`.
+ * The spectrogram is first transposed to frame-major order, so each frame's bins are read
+ * contiguously; the left and right inverse transforms of a frame run as one pair.
  *
  * @example
  * ```ts
@@ -39,23 +40,31 @@ export class Istft {
   /** Frequency bins F = 2048. */
   readonly bins: number = N_FFT / 2;
 
-  readonly #fft = new FFT(N_FFT);
+  readonly #fft: RealFft;
   readonly #window = periodicHann(N_FFT);
-  readonly #spectrum = new Float64Array(2 * N_FFT);
-  readonly #signal = new Float64Array(2 * N_FFT);
+  /** The source's spectrogram in frame-major order `[4][T][F]`. */
+  readonly #frames: Float32Array;
   readonly #acc: [Float64Array, Float64Array];
   readonly #inverseEnvelope: Float64Array;
 
   /**
    * @param samples - window length L in samples.
+   * @param options - engine choice.
    * @throws RangeError when L is not a positive integer.
    */
-  constructor(samples: number) {
+  constructor(samples: number, options: TransformOptions = {}) {
     if (!Number.isInteger(samples) || samples < 1) throw new RangeError(`samples (${samples}) must be a positive integer`);
     this.samples = samples;
     this.frames = stftFrames(samples);
+    this.#fft = createRealFft(N_FFT, options.engine);
+    this.#frames = new Float32Array(4 * this.frames * this.bins);
     this.#acc = [new Float64Array(samples), new Float64Array(samples)];
     this.#inverseEnvelope = this.#envelope();
+  }
+
+  /** The FFT engine in use (`'pffft-wasm-simd'`, `'pffft-wasm'` or `'fft.js'`). */
+  get engine(): string {
+    return this.#fft.name;
   }
 
   /** Number of floats in one source's CaC spectrogram: 4·F·T. */
@@ -101,39 +110,44 @@ export class Istft {
       throw new RangeError(`addend length (${addend.length}) must be 2 × ${L}`);
     }
     const w = this.#window;
-    const C = this.#spectrum;
-    const z = this.#signal;
+    const frames = this.#frames;
+    const fft = this.#fft;
+    const [inL, inR] = fft.pairIn;
+    const [outL, outR] = fft.pairOut;
     const [accL, accR] = this.#acc;
     accL.fill(0);
     accR.fill(0);
     const FT = F * T;
-    // √N from `normalized=True`; fft.js's inverse already divides by N.
-    const gain = Math.sqrt(N_FFT);
+    // [ch][k][t] → [ch][t][k]: each frame's bins become contiguous.
+    for (let ch = 0; ch < 4; ch++) transpose(spec.subarray(ch * FT, (ch + 1) * FT), F, T, frames.subarray(ch * FT, (ch + 1) * FT));
+    // `normalized=True` multiplies the inverse DFT by √N; the engine's inverse is N × the
+    // inverse DFT. Both fold into one gain applied with the synthesis window.
+    const gain = Math.sqrt(N_FFT) / N_FFT;
     for (let t = 0; t < T; t++) {
-      // Pack Zl + i·Zr into one full complex spectrum.
-      C[0] = spec[t]! * gain; // Re Zl[0]; Im Zl[0] is ignored
-      C[1] = spec[2 * FT + t]! * gain; // Re Zr[0]; Im Zr[0] is ignored
+      const reL = t * F;
+      const imL = FT + t * F;
+      const reR = 2 * FT + t * F;
+      const imR = 3 * FT + t * F;
+      // Ordered spectra [Re0, Re(N/2), Re1, Im1, …]: the imaginary part of bin 0 is ignored
+      // (torch's C2R transform drops it), and the Nyquist bin is zero (`_ispec` pads it).
+      inL[0] = frames[reL]!;
+      inL[1] = 0;
+      inR[0] = frames[reR]!;
+      inR[1] = 0;
       for (let k = 1; k < F; k++) {
-        const o = k * T + t;
-        const a = spec[o]!;
-        const b = spec[FT + o]!;
-        const c = spec[2 * FT + o]!;
-        const d = spec[3 * FT + o]!;
-        C[2 * k] = (a - d) * gain;
-        C[2 * k + 1] = (b + c) * gain;
-        const m = 2 * (N_FFT - k);
-        C[m] = (a + d) * gain;
-        C[m + 1] = (c - b) * gain;
+        inL[2 * k] = frames[reL + k]!;
+        inL[2 * k + 1] = frames[imL + k]!;
+        inR[2 * k] = frames[reR + k]!;
+        inR[2 * k + 1] = frames[imR + k]!;
       }
-      C[N_FFT] = 0; // Nyquist bin: zero-padded by `_ispec`
-      C[N_FFT + 1] = 0;
-      this.#fft.inverseTransform(z, C);
+      fft.inversePair();
       const start = t * HOP_LENGTH - STFT_PAD_LEFT;
       const n0 = Math.max(0, -start);
       const n1 = Math.min(N_FFT, L - start);
       for (let n = n0; n < n1; n++) {
-        accL[start + n]! += w[n]! * z[2 * n]!;
-        accR[start + n]! += w[n]! * z[2 * n + 1]!;
+        const g = w[n]! * gain;
+        accL[start + n]! += g * outL[n]!;
+        accR[start + n]! += g * outR[n]!;
       }
     }
     const inv = this.#inverseEnvelope;

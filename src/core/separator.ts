@@ -8,6 +8,7 @@ import type { PlanarAudio } from './audio.js';
 import { Chunker, type ChunkPlan } from './chunker.js';
 import { DEFAULT_OVERLAP, DEFAULT_SHIFTS, DEFAULT_TRANSITION_POWER, MAX_SHIFT_SAMPLES, NORM_EPSILON } from './constants.js';
 import { DemucsError } from './errors.js';
+import { loadWasmFft } from './fft.js';
 import { Istft } from './istft.js';
 import { trackStats, type TrackStats } from './normalize.js';
 import { OverlapAdd } from './overlap-add.js';
@@ -289,7 +290,7 @@ export class Separator {
     }
     if (source.frames < 1) throw new DemucsError('ERR_AUDIO_EMPTY', 'audio has no frames');
     const { offsets, seed } = self.#drawShifts(options);
-    const stats = await trackStats(source, signal === undefined ? {} : { signal });
+    const [stats] = await Promise.all([trackStats(source, signal === undefined ? {} : { signal }), loadWasmFft()]);
     const L = source.frames;
     const S = self.sources.length;
     const W = self.#window;

@@ -3,8 +3,9 @@
  * `_magnitude` (`demucs/htdemucs.py`), giving the complex-as-channels (CaC) spectrogram that
  * is the graph's second input.
  */
-import FFT from 'fft.js';
 import { HOP_LENGTH, N_FFT, STFT_PAD_LEFT, STFT_SCALE } from './constants.js';
+import { createRealFft, type RealFft } from './fft.js';
+import { transpose } from './transpose.js';
 import { periodicHann } from './window.js';
 
 /**
@@ -18,6 +19,15 @@ export function stftFrames(samples: number): number {
   return Math.ceil(samples / HOP_LENGTH);
 }
 
+/** Options of {@link Stft} and {@link Istft}. */
+export interface TransformOptions {
+  /**
+   * Force the pure-JavaScript FFT (fft.js) even when the WebAssembly FFT is loaded.
+   * @defaultValue the best loaded engine (see `loadWasmFft`)
+   */
+  readonly engine?: 'fft.js';
+}
+
 /**
  * STFT of a stereo window into the CaC layout `[4, F, T]` with F = 2048 bins and
  * T = ⌈L/1024⌉ frames, channel `2c + r` (c: left/right, r: real/imaginary).
@@ -28,7 +38,7 @@ export function stftFrames(samples: number): number {
  * - keep frames 2 … T+1 of torch's centred frames, which is frame t starting at window
  *   sample `1024·t − 1536`; drop the Nyquist bin.
  *
- * One instance owns its FFT tables and scratch; reuse it for every window of a length.
+ * One instance owns its FFT and scratch; reuse it for every window of a length.
  *
  * @example
  * ```ts
@@ -45,16 +55,17 @@ export class Stft {
   /** Frequency bins F = 2048 (the Nyquist bin is dropped). */
   readonly bins: number = N_FFT / 2;
 
-  readonly #fft = new FFT(N_FFT);
+  readonly #fft: RealFft;
   readonly #window = periodicHann(N_FFT);
-  readonly #frame = new Float64Array(N_FFT);
-  readonly #spectrum = new Float64Array(2 * N_FFT);
+  /** Frame-major spectra `[4][T][F]`, transposed into the output at the end. */
+  readonly #frames: Float32Array;
 
   /**
    * @param samples - window length L in samples.
+   * @param options - engine choice.
    * @throws RangeError when L is not an integer long enough for one reflection of the padding.
    */
-  constructor(samples: number) {
+  constructor(samples: number, options: TransformOptions = {}) {
     const frames = stftFrames(samples);
     const padRight = STFT_PAD_LEFT + frames * HOP_LENGTH - samples;
     if (!Number.isInteger(samples) || samples <= Math.max(STFT_PAD_LEFT, padRight)) {
@@ -64,11 +75,18 @@ export class Stft {
     }
     this.samples = samples;
     this.frames = frames;
+    this.#fft = createRealFft(N_FFT, options.engine);
+    this.#frames = new Float32Array(4 * frames * this.bins);
   }
 
   /** Number of floats in one CaC spectrogram: 4·F·T. */
   get specLength(): number {
     return 4 * this.bins * this.frames;
+  }
+
+  /** The FFT engine in use (`'pffft-wasm-simd'`, `'pffft-wasm'` or `'fft.js'`). */
+  get engine(): string {
+    return this.#fft.name;
   }
 
   /**
@@ -81,21 +99,29 @@ export class Stft {
    */
   forward(wave: Float32Array, out: Float32Array = new Float32Array(this.specLength)): Float32Array {
     const L = this.samples;
+    const T = this.frames;
+    const F = this.bins;
     if (wave.length !== 2 * L) throw new RangeError(`wave length (${wave.length}) must be 2 × ${L}`);
     if (out.length !== this.specLength) throw new RangeError(`out length (${out.length}) must be ${this.specLength}`);
-    for (let c = 0; c < 2; c++) this.#channel(wave.subarray(c * L, (c + 1) * L), out, c);
+    for (let c = 0; c < 2; c++) this.#channel(wave.subarray(c * L, (c + 1) * L), c);
+    // [ch][t][k] → [ch][k][t], with the 1/√N of `normalized=True`.
+    const FT = F * T;
+    for (let ch = 0; ch < 4; ch++) {
+      transpose(this.#frames.subarray(ch * FT, (ch + 1) * FT), T, F, out.subarray(ch * FT, (ch + 1) * FT), STFT_SCALE);
+    }
     return out;
   }
 
-  #channel(x: Float32Array, out: Float32Array, c: number): void {
+  #channel(x: Float32Array, c: number): void {
     const L = this.samples;
     const T = this.frames;
     const F = this.bins;
     const w = this.#window;
-    const frame = this.#frame;
-    const spectrum = this.#spectrum;
-    const reBase = 2 * c * F * T;
-    const imBase = reBase + F * T;
+    const fft = this.#fft;
+    const frame = fft.signal;
+    const spectrum = fft.spectrum;
+    const re = this.#frames.subarray(2 * c * F * T, (2 * c + 1) * F * T);
+    const im = this.#frames.subarray((2 * c + 1) * F * T, (2 * c + 2) * F * T);
     const last = L - 1;
     for (let t = 0; t < T; t++) {
       const start = t * HOP_LENGTH - STFT_PAD_LEFT;
@@ -110,10 +136,14 @@ export class Stft {
           frame[n] = w[n]! * x[i]!;
         }
       }
-      this.#fft.realTransform(spectrum, frame);
-      for (let k = 0; k < F; k++) {
-        out[reBase + k * T + t] = spectrum[2 * k]! * STFT_SCALE;
-        out[imBase + k * T + t] = spectrum[2 * k + 1]! * STFT_SCALE;
+      fft.forward();
+      // Ordered spectrum [Re0, Re(N/2), Re1, Im1, …]: bin 0 is real, the Nyquist bin is dropped.
+      const row = t * F;
+      re[row] = spectrum[0]!;
+      im[row] = 0;
+      for (let k = 1; k < F; k++) {
+        re[row + k] = spectrum[2 * k]!;
+        im[row + k] = spectrum[2 * k + 1]!;
       }
     }
   }

@@ -1,23 +1,33 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadWasmFft } from '../../src/core/fft.js';
 import { Istft } from '../../src/core/istft.js';
-import { Stft } from '../../src/core/stft.js';
+import { Stft, type TransformOptions } from '../../src/core/stft.js';
 import { maxAbsDiff, readF32 } from '../helpers/fixtures.js';
 
 const L = 343980;
 
-describe('Istft', () => {
+// Every numeric check runs on both FFT engines: PFFFT in WebAssembly (float32) and fft.js.
+const ENGINES: [string, TransformOptions][] = [
+  ['wasm', {}],
+  ['fft.js', { engine: 'fft.js' }],
+];
+beforeAll(async () => {
+  expect(await loadWasmFft()).toBe('pffft-wasm-simd');
+});
+
+describe.each(ENGINES)('Istft (%s)', (_engineName, engine) => {
   it('matches the PyTorch _mask + _ispec fixture (real vocals output, non-zero DC imaginary) to ≤ 1e-5', () => {
     const spec = readF32('istft/spec_in.f32', [4, 2048, 336]);
     // The fixture's point: the DC imaginary parts are non-zero and must be ignored.
     expect(Math.abs(spec[1 * 2048 * 336]!) + Math.abs(spec[3 * 2048 * 336]!)).toBeGreaterThan(0);
-    const out = new Istft(L).inverse(spec);
+    const out = new Istft(L, engine).inverse(spec);
     const ref = readF32('istft/wave_out.f32', [2, L]);
     expect(maxAbsDiff(out, ref).max).toBeLessThanOrEqual(1e-5);
   });
 
   it('adds the time branch when given an addend, also in place', () => {
     const spec = readF32('istft/spec_in.f32', [4, 2048, 336]);
-    const istft = new Istft(L);
+    const istft = new Istft(L, engine);
     const plain = istft.inverse(spec);
     const addend = new Float32Array(2 * L).map((_, i) => Math.sin(i * 1e-3));
     const summed = istft.inverse(spec, new Float32Array(2 * L), addend);
@@ -45,7 +55,7 @@ describe('Istft', () => {
           x[n + i]! += a! * Math.cos(0.7 * f! * i + p!);
         }
       }
-      const y = new Istft(n).inverse(new Stft(n).forward(x));
+      const y = new Istft(n, engine).inverse(new Stft(n, engine).forward(x));
       // Frame t spans [1024t − 1536, 1024t + 2560): frames 2 … ⌊(n − 2560)/1024⌋ stay inside.
       const firstClean = 2 * 1024 - 1536 + 4096 - 1024; // covered only by frames ≥ 2
       const lastClean = Math.floor((n - 2560) / 1024) * 1024 - 1536 + 1024; // only by frames ≤ that
@@ -60,7 +70,7 @@ describe('Istft', () => {
   });
 
   it('ignores the DC imaginary part and an all-zero spectrum gives silence', () => {
-    const istft = new Istft(44100);
+    const istft = new Istft(44100, engine);
     const spec = new Float32Array(istft.specLength);
     spec.fill(0.3, 2048 * 44, 2048 * 44 + 44); // Im Zl[0, t] for every frame
     expect(maxAbsDiff(istft.inverse(spec), new Float32Array(2 * 44100)).max).toBe(0);

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { Stft, stftFrames } from '../../src/core/stft.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadWasmFft } from '../../src/core/fft.js';
+import { Stft, stftFrames, type TransformOptions } from '../../src/core/stft.js';
 import { fixturePath, manifest, maxAbsDiff, readF32 } from '../helpers/fixtures.js';
 import { normalisedMusicWindow } from '../helpers/e2e-input.js';
 
@@ -21,7 +22,20 @@ function impulseWindow(): Float32Array {
   return x;
 }
 
-describe('Stft', () => {
+// Every numeric check runs on both FFT engines: PFFFT in WebAssembly (float32) and fft.js.
+const ENGINES: [string, TransformOptions][] = [
+  ['wasm', {}],
+  ['fft.js', { engine: 'fft.js' }],
+];
+beforeAll(async () => {
+  expect(await loadWasmFft()).toBe('pffft-wasm-simd');
+});
+
+describe.each(ENGINES)('Stft (%s)', (engineName, engine) => {
+  it('uses the engine it was asked for', () => {
+    expect(new Stft(44100, engine).engine).toBe(engineName === 'wasm' ? 'pffft-wasm-simd' : 'fft.js');
+  });
+
   it('has the HTDemucs shape: 336 frames and 2048 bins for 343980 samples, 44 frames for 1 s', () => {
     const stft = new Stft(L);
     expect(stft.frames).toBe(336);
@@ -38,21 +52,21 @@ describe('Stft', () => {
   });
 
   it('matches the PyTorch _spec + _magnitude fixture for the music window to ≤ 1e-5', () => {
-    const out = new Stft(L).forward(normalisedMusicWindow(L));
+    const out = new Stft(L, engine).forward(normalisedMusicWindow(L));
     const ref = readF32('stft/music_spec.f32', SPEC_SHAPE);
     const { max } = maxAbsDiff(out, ref);
     expect(max).toBeLessThanOrEqual(1e-5);
   });
 
   it('matches the impulse/DC fixture to ≤ 1e-5 (reflection without edge repeat, DC bin)', () => {
-    const out = new Stft(L).forward(impulseWindow());
+    const out = new Stft(L, engine).forward(impulseWindow());
     const ref = readF32('stft/impulse_spec.f32', SPEC_SHAPE);
     const { max } = maxAbsDiff(out, ref);
     expect(max).toBeLessThanOrEqual(1e-5);
   });
 
   it('writes into a caller buffer and rejects wrong sizes with the numbers', () => {
-    const stft = new Stft(L);
+    const stft = new Stft(L, engine);
     const out = new Float32Array(stft.specLength);
     expect(stft.forward(impulseWindow(), out)).toBe(out);
     expect(() => stft.forward(new Float32Array(10))).toThrow(/wave length \(10\) must be 2 × 343980/);
