@@ -24,14 +24,17 @@ export interface RealFft {
   readonly signal: Float32Array;
   /** Output of {@link RealFft.forward}: the ordered spectrum of `signal`. */
   readonly spectrum: Float32Array;
-  /** Inputs of {@link RealFft.inversePair}: two ordered spectra. */
-  readonly pairIn: readonly [Float32Array, Float32Array];
-  /** Outputs of {@link RealFft.inversePair}: two real signals. */
-  readonly pairOut: readonly [Float32Array, Float32Array];
+  /** Inputs of {@link RealFft.inversePairs}: `pairsIn[p]` holds two ordered spectra. */
+  readonly pairsIn: readonly (readonly [Float32Array, Float32Array])[];
+  /** Outputs of {@link RealFft.inversePairs}: `pairsOut[p]` holds two real signals. */
+  readonly pairsOut: readonly (readonly [Float32Array, Float32Array])[];
   /** `spectrum[k] = Σₙ signal[n]·e^{−2πikn/N}`. */
   forward(): void;
-  /** `pairOut[j][n] = Σₖ Xⱼ[k]·e^{+2πikn/N}` over the full Hermitian spectrum (N × the inverse DFT). */
-  inversePair(): void;
+  /**
+   * For pairs `0 … count − 1`: `pairsOut[p][j][n] = Σₖ X[k]·e^{+2πikn/N}` over the full
+   * Hermitian spectrum of `pairsIn[p][j]` (N × the inverse DFT).
+   */
+  inversePairs(count: number): void;
   /** Releases engine memory. */
   dispose(): void;
 }
@@ -106,11 +109,12 @@ export function fftEngine(): FftEngineInfo {
  * A real FFT of size `n` on the best loaded engine.
  *
  * @param n - a power of two.
+ * @param pairs - how many inverse pairs one {@link RealFft.inversePairs} call can do.
  * @param engine - force an engine (`'fft.js'` for the pure-JavaScript path).
  * @internal
  */
-export function createRealFft(n: number, engine?: 'fft.js'): RealFft {
-  return wasm !== undefined && engine === undefined ? new PffftRealFft(wasm.module, wasm.name, n) : new JsRealFft(n);
+export function createRealFft(n: number, pairs: number, engine?: 'fft.js'): RealFft {
+  return wasm !== undefined && engine === undefined ? new PffftRealFft(wasm.module, wasm.name, n, pairs) : new JsRealFft(n, pairs);
 }
 
 /** PFFFT in WebAssembly: buffers live in the module's memory, transforms are one call each. */
@@ -119,40 +123,45 @@ class PffftRealFft implements RealFft {
   readonly size: number;
   readonly signal: Float32Array;
   readonly spectrum: Float32Array;
-  readonly pairIn: readonly [Float32Array, Float32Array];
-  readonly pairOut: readonly [Float32Array, Float32Array];
+  readonly pairsIn: readonly (readonly [Float32Array, Float32Array])[];
+  readonly pairsOut: readonly (readonly [Float32Array, Float32Array])[];
   readonly #m: PffftModule;
   readonly #setup: number;
   readonly #memory: number;
   readonly #work: number;
+  /** Byte offsets: signal, spectrum, then per pair in A, in B, out A, out B. */
   readonly #ptr: readonly number[];
 
-  constructor(m: PffftModule, name: string, n: number) {
+  constructor(m: PffftModule, name: string, n: number, pairs: number) {
     this.#m = m;
     this.name = name;
     this.size = n;
     this.#setup = m._pffft_new_setup(n, PFFFT_REAL);
     if (this.#setup === 0) throw new RangeError(`PFFFT cannot do a real transform of size ${n}`);
-    // Six N-float buffers (signal, spectrum, two pair inputs, two pair outputs) and the work area.
     const bytes = 4 * n;
-    this.#memory = m._pffft_aligned_malloc(6 * bytes);
+    const buffers = 2 + 4 * pairs;
+    this.#memory = m._pffft_aligned_malloc(buffers * bytes);
     this.#work = m._pffft_aligned_malloc(bytes);
-    this.#ptr = Array.from({ length: 6 }, (_, i) => this.#memory + i * bytes);
+    this.#ptr = Array.from({ length: buffers }, (_, i) => this.#memory + i * bytes);
     // Views are taken after every allocation, so a heap growth cannot detach them.
     const view = (i: number) => new Float32Array(m.HEAPF32.buffer, this.#ptr[i]!, n);
     this.signal = view(0);
     this.spectrum = view(1);
-    this.pairIn = [view(2), view(3)];
-    this.pairOut = [view(4), view(5)];
+    this.pairsIn = Array.from({ length: pairs }, (_, p) => [view(2 + 4 * p), view(3 + 4 * p)] as const);
+    this.pairsOut = Array.from({ length: pairs }, (_, p) => [view(4 + 4 * p), view(5 + 4 * p)] as const);
   }
 
   forward(): void {
     this.#m._pffft_transform_ordered(this.#setup, this.#ptr[0]!, this.#ptr[1]!, this.#work, PFFFT_FORWARD);
   }
 
-  inversePair(): void {
-    this.#m._pffft_transform_ordered(this.#setup, this.#ptr[2]!, this.#ptr[4]!, this.#work, PFFFT_BACKWARD);
-    this.#m._pffft_transform_ordered(this.#setup, this.#ptr[3]!, this.#ptr[5]!, this.#work, PFFFT_BACKWARD);
+  inversePairs(count: number): void {
+    const m = this.#m;
+    for (let p = 0; p < count; p++) {
+      const base = 2 + 4 * p;
+      m._pffft_transform_ordered(this.#setup, this.#ptr[base]!, this.#ptr[base + 2]!, this.#work, PFFFT_BACKWARD);
+      m._pffft_transform_ordered(this.#setup, this.#ptr[base + 1]!, this.#ptr[base + 3]!, this.#work, PFFFT_BACKWARD);
+    }
   }
 
   dispose(): void {
@@ -171,19 +180,20 @@ class JsRealFft implements RealFft {
   readonly size: number;
   readonly signal: Float32Array;
   readonly spectrum: Float32Array;
-  readonly pairIn: readonly [Float32Array, Float32Array];
-  readonly pairOut: readonly [Float32Array, Float32Array];
+  readonly pairsIn: readonly (readonly [Float32Array, Float32Array])[];
+  readonly pairsOut: readonly (readonly [Float32Array, Float32Array])[];
   readonly #fft: FFT;
   readonly #complex: Float64Array;
   readonly #result: Float64Array;
 
-  constructor(n: number) {
+  constructor(n: number, pairs: number) {
     this.size = n;
     this.#fft = new FFT(n);
     this.signal = new Float32Array(n);
     this.spectrum = new Float32Array(n);
-    this.pairIn = [new Float32Array(n), new Float32Array(n)];
-    this.pairOut = [new Float32Array(n), new Float32Array(n)];
+    const pair = () => [new Float32Array(n), new Float32Array(n)] as const;
+    this.pairsIn = Array.from({ length: pairs }, pair);
+    this.pairsOut = Array.from({ length: pairs }, pair);
     this.#complex = new Float64Array(2 * n);
     this.#result = new Float64Array(2 * n);
   }
@@ -201,9 +211,12 @@ class JsRealFft implements RealFft {
     }
   }
 
-  inversePair(): void {
+  inversePairs(count: number): void {
+    for (let p = 0; p < count; p++) this.#inversePair(this.pairsIn[p]!, this.pairsOut[p]!);
+  }
+
+  #inversePair([a, b]: readonly [Float32Array, Float32Array], [outA, outB]: readonly [Float32Array, Float32Array]): void {
     const n = this.size;
-    const [a, b] = this.pairIn;
     const C = this.#complex;
     // conj(A + i·B) over the full spectrum, so the forward transform gives conj(n · (a + i·b)).
     C[0] = a[0]!;
@@ -223,7 +236,6 @@ class JsRealFft implements RealFft {
     }
     const z = this.#result;
     this.#fft.transform(z, C);
-    const [outA, outB] = this.pairOut;
     for (let i = 0; i < n; i++) {
       outA[i] = z[2 * i]!;
       outB[i] = -z[2 * i + 1]!;

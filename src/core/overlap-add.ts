@@ -28,6 +28,8 @@ export class OverlapAdd {
   /** Positions held at once. */
   readonly capacity: number;
   readonly #acc: Float64Array[];
+  /** `scale · gains`, computed once per {@link OverlapAdd.add} for all rows. */
+  #gain = new Float64Array(0);
   #position = 0;
 
   /**
@@ -83,10 +85,13 @@ export class OverlapAdd {
       throw new RangeError(`source (${src.length} floats, row stride ${rowStride}) is too short for ${count} samples`);
     }
     if (gains.length < count) throw new RangeError(`gains length (${gains.length}) must be ≥ ${count}`);
+    if (this.#gain.length < count) this.#gain = new Float64Array(count);
+    const g = this.#gain;
+    for (let i = 0; i < count; i++) g[i] = scale * gains[i]!;
     for (let r = 0; r < this.rows; r++) {
       const acc = this.#acc[r]!;
       const base = r * rowStride + srcOffset;
-      for (let i = 0; i < count; i++) acc[rel + i]! += scale * gains[i]! * src[base + i]!;
+      for (let i = 0; i < count; i++) acc[rel + i]! += g[i]! * src[base + i]!;
     }
   }
 

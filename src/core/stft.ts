@@ -75,7 +75,7 @@ export class Stft {
     }
     this.samples = samples;
     this.frames = frames;
-    this.#fft = createRealFft(N_FFT, options.engine);
+    this.#fft = createRealFft(N_FFT, 0, options.engine);
     this.#frames = new Float32Array(4 * frames * this.bins);
   }
 

@@ -2,7 +2,7 @@
  * WAV files on disk, read and written in blocks so that neither the track nor its stems are
  * ever held whole. Node only.
  */
-import { readSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { DemucsError } from '../core/errors.js';
 import type { AudioSource } from '../core/source.js';
@@ -146,9 +146,6 @@ export interface WavFileWriterOptions {
 /** The float32 spill file of a `'rescale'` writer. */
 type Spill = { readonly path: string; readonly file: FileHandle } | undefined;
 
-/** Frames converted per block in the rescale pass. */
-const RESCALE_BLOCK_FRAMES = 65536;
-
 /**
  * Writes one WAV file block by block to `<path>.partial`, renaming it to `path` only when
  * every frame is written, so an interrupted run never leaves a file that looks complete.
@@ -177,8 +174,13 @@ export class WavFileWriter {
   readonly #options: Required<WavFileWriterOptions>;
   readonly #partial: string;
   readonly #file: FileHandle;
-  /** Float32 copy of every frame, kept for `'rescale'` in case the gain is not 1. */
+  /**
+   * Float32 copy of every frame, kept for `'rescale'` in case the gain is not 1: each block's
+   * channels one after another, as they are in memory (no interleaving, no encoding).
+   */
   readonly #spill: { readonly path: string; readonly file: FileHandle } | undefined;
+  /** Frames of each block in the spill, in order. */
+  readonly #spillBlocks: number[] = [];
   #written = 0;
   #peak = 0;
   #scratch = new Uint8Array(0);
@@ -211,7 +213,7 @@ export class WavFileWriter {
       const spillPath = `${path}.spill.partial`;
       spill = { path: spillPath, file: await open(spillPath, 'w+') };
     }
-    await file.write(wavHeader(format));
+    writeFully(file.fd, wavHeader(format));
     return new WavFileWriter(path, resolved, file, spill);
   }
 
@@ -233,19 +235,23 @@ export class WavFileWriter {
     }
     if (this.#spill !== undefined) {
       this.#peak = Math.max(this.#peak, peakAmplitude(channels));
-      await this.#writeSamples(channels, 32, NO_CLIP, this.#spill.file);
+      for (const ch of channels) writeFully(this.#spill.file.fd, new Uint8Array(ch.buffer, ch.byteOffset, ch.byteLength));
+      this.#spillBlocks.push(n);
     }
     // For 'rescale' this is the gain-1 guess, right whenever the final peak allows it.
     const clip = this.#spill !== undefined ? NO_CLIP : computeClipGain(0, this.#options.clipMode);
-    await this.#writeSamples(channels, this.#options.bitDepth, clip, this.#file);
+    this.#writeSamples(channels, this.#options.bitDepth, clip, this.#file);
     this.#written += n;
   }
 
-  async #writeSamples(channels: readonly Float32Array[], bitDepth: WavBitDepth, clip: ClipGain, file: FileHandle): Promise<void> {
+  #writeSamples(channels: readonly Float32Array[], bitDepth: WavBitDepth, clip: ClipGain, file: FileHandle): void {
     const bytes = (channels[0]?.length ?? 0) * channels.length * (bitDepth >> 3);
     if (this.#scratch.length < bytes) this.#scratch = new Uint8Array(bytes);
     const encoded = encodeWavSamples(channels, bitDepth, clip, this.#scratch);
-    await file.write(encoded, 0, encoded.length);
+    // Synchronous: a block is a few MB into the page cache, well under a millisecond, while an
+    // asynchronous write costs a thread-pool round trip during which the pipeline idles
+    // (measured about 38 ms per 7.8 s window with 4 stems).
+    writeFully(file.fd, encoded);
   }
 
   /**
@@ -284,26 +290,22 @@ export class WavFileWriter {
   /** Rewrites every sample of the file from the float32 spill with the final gain. */
   async #rewriteFromSpill(clip: ClipGain): Promise<void> {
     const { channelCount, bitDepth, frames } = this.#options;
-    const spill = this.#spill!.file;
+    const spill = this.#spill!;
     const headerBytes = wavLayout({ ...this.#options, frames }).headerBytes;
-    const block = Array.from({ length: channelCount }, () => new Float32Array(RESCALE_BLOCK_FRAMES));
-    // The spill holds interleaved little-endian float32, which every JS engine's Float32Array
-    // reads natively.
-    const raw = new Uint8Array(RESCALE_BLOCK_FRAMES * channelCount * 4);
-    const rawFloats = new Float32Array(raw.buffer);
     const frameBytes = channelCount * (bitDepth >> 3);
-    const out = new Uint8Array(RESCALE_BLOCK_FRAMES * frameBytes);
-    for (let start = 0; start < frames; start += RESCALE_BLOCK_FRAMES) {
-      const n = Math.min(RESCALE_BLOCK_FRAMES, frames - start);
-      const bytes = n * channelCount * 4;
-      const { bytesRead } = await spill.read(raw, 0, bytes, start * channelCount * 4);
-      if (bytesRead !== bytes) throw new Error(`short read of the spill file ${this.#spill!.path} at frame ${start}`);
-      const views = block.map((b) => b.subarray(0, n));
-      for (let i = 0; i < n; i++) {
-        for (let c = 0; c < channelCount; c++) views[c]![i] = rawFloats[i * channelCount + c]!;
-      }
+    const largest = Math.max(...this.#spillBlocks);
+    const raw = new Float32Array(largest * channelCount);
+    const bytes = new Uint8Array(raw.buffer);
+    const out = new Uint8Array(largest * frameBytes);
+    let start = 0;
+    for (const n of this.#spillBlocks) {
+      const size = n * channelCount * 4;
+      const { bytesRead } = await spill.file.read(bytes, 0, size, start * channelCount * 4);
+      if (bytesRead !== size) throw new Error(`short read of the spill file ${spill.path} at frame ${start}`);
+      const views = Array.from({ length: channelCount }, (_, c) => raw.subarray(c * n, (c + 1) * n));
       const encoded = encodeWavSamples(views, bitDepth, clip, out);
       await this.#file.write(encoded, 0, encoded.length, headerBytes + start * frameBytes);
+      start += n;
     }
   }
 
@@ -323,3 +325,8 @@ export class WavFileWriter {
 }
 
 const NO_CLIP: ClipGain = Object.freeze({ gain: 1, clamp: false });
+
+/** Writes all of `bytes` at the file's current position. */
+function writeFully(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+}
