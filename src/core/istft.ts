@@ -24,7 +24,7 @@ const FRAME_BLOCK = 16;
  * - frame t covers window samples `[1024·t − 1536, 1024·t + 2560)`, the same span as the
  *   forward transform, so the output is cropped to `[0, L)` with no shift.
  *
- * Frames are unpacked in blocks of {@link FRAME_BLOCK}: the input is `[ch, k, t]`, so a
+ * Frames are unpacked in blocks of 16: the input is `[ch, k, t]`, so a
  * frame's bins are T floats apart, but a block's frames at one bin are adjacent, one cache
  * line per read. The left and right inverse transforms of a frame run as one pair.
  *
