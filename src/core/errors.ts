@@ -12,12 +12,14 @@ export type DemucsErrorCode =
   | 'ERR_AUDIO_EMPTY'
   | 'ERR_AUDIO_TRUNCATED'
   | 'ERR_AUDIO_FORMAT'
+  | 'ERR_AUDIO_CODEC'
   | 'ERR_SAMPLE_RATE'
   | 'ERR_NON_FINITE'
   | 'ERR_MODEL_SHAPE'
   | 'ERR_MODEL_CHECKSUM'
   | 'ERR_MODEL_NOT_FOUND'
   | 'ERR_MODEL_LOAD'
+  | 'ERR_MODEL_DOWNLOAD'
   | 'ERR_RUNTIME_MISSING'
   | 'ERR_INFERENCE'
   | 'ERR_OUTPUT_EXISTS'
@@ -48,6 +50,10 @@ export const ERROR_CODES: Readonly<Record<DemucsErrorCode, ErrorCodeInfo>> = Obj
     cause: 'The bytes are not a WAV file this library can read, or use an encoding it does not support.',
     fix: 'Convert the file to 16-bit, 24-bit or float32 PCM WAV.',
   },
+  ERR_AUDIO_CODEC: {
+    cause: 'The file is a known format, but no decoder for its codec is available in this runtime (for example AAC in Node without ffmpeg).',
+    fix: 'Install ffmpeg (it is used when present), run in a browser with WebCodecs, or convert the file to WAV, FLAC, MP3 or Ogg.',
+  },
   ERR_SAMPLE_RATE: {
     cause: 'The audio is not at the model sample rate (44100 Hz) and resampling is not available on this path.',
     fix: 'Resample to 44.1 kHz first, for example `ffmpeg -i in.wav -ar 44100 out.wav`.',
@@ -71,6 +77,10 @@ export const ERROR_CODES: Readonly<Record<DemucsErrorCode, ErrorCodeInfo>> = Obj
   ERR_MODEL_LOAD: {
     cause: 'The runtime could not load the model file (unreadable, corrupt, or an unsupported operator).',
     fix: 'Check the path and that the file is a complete ONNX model; the runtime message is attached as the cause.',
+  },
+  ERR_MODEL_DOWNLOAD: {
+    cause: 'A model download failed: the server answered with an error status, or the connection kept failing.',
+    fix: 'Check the URL and the network; an interrupted download resumes where it stopped when run again.',
   },
   ERR_RUNTIME_MISSING: {
     cause: 'The backend needs a runtime package (an optional peer dependency) that is not installed.',

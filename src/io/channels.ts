@@ -53,3 +53,106 @@ export function toStereo(channels: readonly Float32Array[]): Float32Array[] {
   }
   return [left, right];
 }
+
+/** −3 dB: the ITU-R BS.775 weight of centre and surround channels in a stereo downmix. */
+const MINUS_3_DB = Math.SQRT1_2;
+
+/**
+ * Stereo downmix weights by input channel count, for the default WAVE/SMPTE channel orders
+ * (what WAV, FLAC and most decoders deliver): `[left weights, right weights]`, one weight per
+ * input channel.
+ *
+ * ITU-R BS.775 coefficients: front left/right at 1, centre and surrounds at −3 dB (0.7071)
+ * into both sides or their own side, LFE dropped. No normalisation: the sum can exceed full
+ * scale, which the float pipeline carries and `--clip-mode rescale` handles on output.
+ *
+ * | channels | layout | left | right |
+ * |---|---|---|---|
+ * | 3 | FL FR FC | FL + 0.707·FC | FR + 0.707·FC |
+ * | 4 | FL FR BL BR | FL + 0.707·BL | FR + 0.707·BR |
+ * | 5 | FL FR FC BL BR | FL + 0.707·(FC + BL) | FR + 0.707·(FC + BR) |
+ * | 6 | FL FR FC LFE BL BR (5.1) | FL + 0.707·(FC + BL) | FR + 0.707·(FC + BR) |
+ * | 7 | FL FR FC LFE BC SL SR (6.1) | FL + 0.707·(FC + SL) + 0.5·BC | FR + 0.707·(FC + SR) + 0.5·BC |
+ * | 8 | FL FR FC LFE BL BR SL SR (7.1) | FL + 0.707·(FC + BL + SL) | FR + 0.707·(FC + BR + SR) |
+ * | other | unknown | mean of even-numbered channels | mean of odd-numbered channels |
+ *
+ * @param channelCount - input channels, more than 2.
+ * @returns the two weight rows.
+ */
+export function downmixWeights(channelCount: number): [number[], number[]] {
+  const a = MINUS_3_DB;
+  switch (channelCount) {
+    case 3:
+      return [
+        [1, 0, a],
+        [0, 1, a],
+      ];
+    case 4:
+      return [
+        [1, 0, a, 0],
+        [0, 1, 0, a],
+      ];
+    case 5:
+      return [
+        [1, 0, a, a, 0],
+        [0, 1, a, 0, a],
+      ];
+    case 6:
+      return [
+        [1, 0, a, 0, a, 0],
+        [0, 1, a, 0, 0, a],
+      ];
+    case 7:
+      return [
+        [1, 0, a, 0, 0.5, a, 0],
+        [0, 1, a, 0, 0.5, 0, a],
+      ];
+    case 8:
+      return [
+        [1, 0, a, 0, a, 0, a, 0],
+        [0, 1, a, 0, 0, a, 0, a],
+      ];
+    default: {
+      const evens = Math.ceil(channelCount / 2);
+      const odds = Math.floor(channelCount / 2);
+      const row = (parity: number, count: number) => Array.from({ length: channelCount }, (_, i) => (i % 2 === parity ? 1 / count : 0));
+      return [row(0, evens), row(1, odds)];
+    }
+  }
+}
+
+/**
+ * Maps any number of channels to stereo for the model: mono is duplicated (the same array
+ * twice, no copy), stereo passes through, and more channels are downmixed with
+ * {@link downmixWeights}. This differs from upstream demucs, which keeps the first two
+ * channels of a multichannel file (see {@link toStereo} for that behaviour).
+ *
+ * Works on any block of a stream: each output sample depends only on the same frame.
+ *
+ * @param channels - planar channels of equal length.
+ * @returns two channel arrays; new arrays only when a downmix happened.
+ * @throws A {@link DemucsError} with code `ERR_AUDIO_EMPTY` when there are no channels.
+ * @throws `RangeError` when the channels differ in length.
+ *
+ * @example
+ * ```ts
+ * const [left, right] = downmixToStereo(fivePointOne); // ITU-R BS.775, LFE dropped
+ * ```
+ */
+export function downmixToStereo(channels: readonly Float32Array[]): Float32Array[] {
+  if (channels.length <= 2) return toStereo(channels);
+  const frames = channels[0]!.length;
+  channels.forEach((c, i) => {
+    if (!isFloat32Array(c)) throw new TypeError(`channels[${i}] must be a Float32Array (got ${describeValue(c)})`);
+    if (c.length !== frames) throw new RangeError(`channels[${i}] has ${c.length} samples but channels[0] has ${frames}`);
+  });
+  return downmixWeights(channels.length).map((weights) => {
+    const out = new Float32Array(frames);
+    weights.forEach((w, c) => {
+      if (w === 0) return;
+      const x = channels[c]!;
+      for (let i = 0; i < frames; i++) out[i]! += w * x[i]!;
+    });
+    return out;
+  });
+}

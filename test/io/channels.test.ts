@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { isDemucsError } from '../../src/core/errors.js';
-import { toStereo } from '../../src/io/channels.js';
+import { downmixToStereo, downmixWeights, toStereo } from '../../src/io/channels.js';
 
 describe('toStereo (upstream convert_audio_channels)', () => {
   it('duplicates mono as the same array twice, sharing storage', () => {
@@ -61,5 +61,44 @@ describe('toStereo (upstream convert_audio_channels)', () => {
     const l = new Float32Array(2);
     const r = new Float32Array(2);
     expect(toStereo([l, r, 'ignored' as unknown as Float32Array])).toEqual([l, r]);
+  });
+});
+
+describe('downmixToStereo (ITU-R BS.775, LFE dropped)', () => {
+  const ch = (...values: number[]) => Float32Array.from(values);
+
+  it('passes mono and stereo through as toStereo does', () => {
+    const m = ch(0.5);
+    expect(downmixToStereo([m])).toEqual([m, m]);
+    const [l, r] = [ch(1), ch(2)];
+    const out = downmixToStereo([l, r]);
+    expect(out[0]).toBe(l);
+    expect(out[1]).toBe(r);
+  });
+
+  it('downmixes 5.1 (FL FR FC LFE BL BR): centre and surrounds at −3 dB, LFE dropped', () => {
+    const a = Math.SQRT1_2;
+    const [l, r] = downmixToStereo([ch(1, 0), ch(0, 1), ch(0.5, 0), ch(9, 9), ch(0.25, 0), ch(0, 0.25)]);
+    expect(l![0]).toBeCloseTo(1 + a * 0.5 + a * 0.25, 6);
+    expect(r![0]).toBeCloseTo(a * 0.5, 6);
+    expect(l![1]).toBeCloseTo(0, 6);
+    expect(r![1]).toBeCloseTo(1 + a * 0.25, 6);
+  });
+
+  it('has weights for 3 to 8 channels and averages even/odd channels for unknown layouts', () => {
+    for (let n = 3; n <= 8; n++) {
+      const [wl, wr] = downmixWeights(n);
+      expect([wl.length, wr.length]).toEqual([n, n]);
+      expect([wl[0], wl[1], wr[0], wr[1]]).toEqual([1, 0, 0, 1]);
+    }
+    expect(downmixWeights(6)[0][3]).toBe(0); // LFE
+    const [l, r] = downmixToStereo([ch(1), ch(2), ch(3), ch(4), ch(5), ch(6), ch(7), ch(8), ch(9), ch(10)]);
+    expect(l![0]).toBeCloseTo((1 + 3 + 5 + 7 + 9) / 5, 6);
+    expect(r![0]).toBeCloseTo((2 + 4 + 6 + 8 + 10) / 5, 6);
+  });
+
+  it('rejects unequal lengths and no channels', () => {
+    expect(() => downmixToStereo([ch(1, 2), ch(1), ch(1, 2)])).toThrow(/channels\[1\] has 1 samples but channels\[0\] has 2/);
+    expect(() => downmixToStereo([])).toThrow(/0 channels/);
   });
 });
