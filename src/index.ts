@@ -57,3 +57,4 @@ export {
   type StreamInfo,
 } from './core/separator.js';
 export type { Backend, LoadOptions, ModelSession, ModelSource, WindowInput, WindowOutput } from './backends/backend.js';
+export { mixStemOutput, selectStems, type StemOutput, type StemSelection } from './core/stem-selection.js';
