@@ -3,7 +3,8 @@
  * prints the table of `docs/resampler.md`:
  *
  * ```sh
- * npx tsx scripts/resampler-response.ts
+ * npx tsx scripts/resampler-response.ts          # the response table
+ * npx tsx scripts/resampler-response.ts --speed  # also times 3 minutes of stereo audio
  * ```
  *
  * Each tone is resampled in one call; the output is analysed in float64 away from the edges,
@@ -189,7 +190,88 @@ export const CONVERSIONS: readonly (readonly [number, number])[] = [
   [44056, 44100],
 ];
 
+/** A deterministic PRNG (mulberry32), uniform in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Band-limited noise: 200 sinusoids at random frequencies in [20, `topHz`] Hz and random
+ * phases, summed in float64 and scaled to a peak of 0.5.
+ */
+export function bandLimitedNoise(frames: number, sampleRate: number, topHz: number, seed: number): Float32Array {
+  const next = mulberry32(seed);
+  const x = new Float64Array(frames);
+  for (let s = 0; s < 200; s++) {
+    const omega = (2 * Math.PI * (20 + next() * (topHz - 20))) / sampleRate;
+    const phase = 2 * Math.PI * next();
+    for (let n = 0; n < frames; n++) x[n]! += Math.cos(omega * n + phase);
+  }
+  const scale = 0.5 / x.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  return Float32Array.from(x, (v) => v * scale);
+}
+
+/** Top of the round-trip noise: 19 kHz, or less when 0.86 × the lower Nyquist is lower. */
+export function roundTripBand(rate: number, via: number): number {
+  return Math.min(19000, 0.86 * (Math.min(rate, via) / 2));
+}
+
+/**
+ * Converts one second of noise limited to {@link roundTripBand} from `rate` to `via` and
+ * back, and returns the error relative to the original in dB, skipping two filter lengths
+ * at each edge (where the signal's cut-off start and end ring).
+ */
+export function roundTripErrorDb(rate: number, via: number): number {
+  const original = bandLimitedNoise(rate, rate, roundTripBand(rate, via), 21);
+  const there = resample({ sampleRate: rate, channels: [original] }, via);
+  const back = resample(there, rate).channels[0]!;
+  if (back.length !== original.length) throw new Error(`round trip changed the length: ${original.length} → ${back.length}`);
+  const skip = 2 * Math.max(new Resampler(rate, via, 1).filterLength, new Resampler(via, rate, 1).filterLength);
+  let error = 0;
+  let signal = 0;
+  for (let n = skip; n < original.length - skip; n++) {
+    error += (back[n]! - original[n]!) ** 2;
+    signal += original[n]! ** 2;
+  }
+  return 10 * Math.log10(error / signal);
+}
+
+/**
+ * Times the one-shot conversion of `seconds` of stereo noise, best of `runs` (the first run
+ * includes the filter design and the JIT warming up).
+ */
+export function timeConversion(inputRate: number, outputRate: number, seconds: number, runs = 3): number {
+  const frames = seconds * inputRate;
+  const next = mulberry32(1);
+  const channels = [0, 1].map(() => Float32Array.from({ length: frames }, () => next() - 0.5));
+  let best = Infinity;
+  for (let run = 0; run < runs; run++) {
+    const start = performance.now();
+    resample({ sampleRate: inputRate, channels }, outputRate);
+    best = Math.min(best, performance.now() - start);
+  }
+  return best;
+}
+
 function main(): void {
+  if (process.argv.includes('--speed')) {
+    for (const [inputRate, outputRate] of [
+      [48000, 44100],
+      [44100, 48000],
+      [96000, 44100],
+    ] as const) {
+      const ms = timeConversion(inputRate, outputRate, 180);
+      console.log(`${inputRate} → ${outputRate}, 180 s stereo: ${(ms / 1000).toFixed(2)} s (best of 3)`);
+    }
+    console.log();
+  }
   console.log('| conversion | taps | passband (Hz) | max \\|gain\\| (dB) | max \\|phase\\| (rad) | worst spur (dB) | worst stopband tone (dB) |');
   console.log('|---|---|---|---|---|---|---|');
   for (const [inputRate, outputRate] of CONVERSIONS) {
@@ -199,6 +281,19 @@ function main(): void {
       `| ${inputRate} → ${outputRate} | ${r.filterLength} | 20–${r.passbandTop.toFixed(0)} | ${r.rippleDb.toExponential(1)} | ` +
         `${r.phaseError.toExponential(1)} | ${r.spurDb.toFixed(1)} | ${stop} |`,
     );
+  }
+  console.log();
+  console.log('| round trip | noise band (Hz) | error (dB) |');
+  console.log('|---|---|---|');
+  for (const [rate, via] of [
+    [44100, 48000],
+    [44100, 96000],
+    [44100, 32000],
+    [48000, 44100],
+    [44100, 8000],
+  ] as const) {
+    const band = roundTripBand(rate, via).toFixed(0);
+    console.log(`| ${rate} → ${via} → ${rate} | 20–${band} | ${roundTripErrorDb(rate, via).toFixed(1)} |`);
   }
 }
 
