@@ -78,11 +78,16 @@ function greatestCommonDivisor(a: number, b: number): number {
   return a;
 }
 
+/** Checks a count or rate: `TypeError` for a non-number, `RangeError` out of range. */
+function checkInteger(name: string, value: unknown, min: 0 | 1): number {
+  const message = `${name} must be a ${min === 0 ? 'non-negative' : 'positive'} integer (got ${describeValue(value)})`;
+  if (typeof value !== 'number') throw new TypeError(message);
+  if (!Number.isSafeInteger(value) || value < min) throw new RangeError(message);
+  return value;
+}
+
 function checkRate(name: string, rate: unknown): number {
-  if (typeof rate !== 'number' || !Number.isSafeInteger(rate) || rate <= 0) {
-    throw new RangeError(`${name} must be a positive integer (got ${describeValue(rate)})`);
-  }
-  return rate;
+  return checkInteger(name, rate, 1);
 }
 
 /** `floor(a · b / c)` for non-negative safe integers, exact while `(a mod c) · b` is safe. */
@@ -102,7 +107,7 @@ function floorMulDiv(a: number, b: number, c: number): number {
  * @param outputRate - output sample rate in Hz, a positive integer.
  * @returns the output frame count.
  * @throws `RangeError` when an argument is not an integer in range, or the result is not a
- *   safe integer.
+ *   safe integer; `TypeError` when an argument is not a number.
  *
  * @example
  * ```ts
@@ -111,9 +116,7 @@ function floorMulDiv(a: number, b: number, c: number): number {
  * ```
  */
 export function resampledLength(frames: number, inputRate: number, outputRate: number): number {
-  if (typeof frames !== 'number' || !Number.isSafeInteger(frames) || frames < 0) {
-    throw new RangeError(`frames must be a non-negative integer (got ${describeValue(frames)})`);
-  }
+  checkInteger('frames', frames, 0);
   checkRate('inputRate', inputRate);
   checkRate('outputRate', outputRate);
   const g = greatestCommonDivisor(inputRate, outputRate);
@@ -198,18 +201,18 @@ function fillTaps(p: Prototype, tau: number, left: number, row: Float64Array): v
 // #region Resampler
 
 function checkOptions(options: ResamplerOptions | undefined): Required<ResamplerOptions> {
-  const o = { ...RESAMPLER_DEFAULTS, ...options };
-  const numeric = (name: string, value: unknown): number => {
-    if (typeof value !== 'number' || Number.isNaN(value)) {
-      throw new RangeError(`options.${name} must be a number (got ${describeValue(value)})`);
-    }
+  // An option given as undefined takes its default.
+  const numeric = (name: keyof ResamplerOptions): number => {
+    const value: unknown = options?.[name] ?? RESAMPLER_DEFAULTS[name];
+    if (typeof value !== 'number') throw new TypeError(`options.${name} must be a number (got ${describeValue(value)})`);
     return value;
   };
-  const a = numeric('stopbandAttenuation', o.stopbandAttenuation);
+  // Negated comparisons so that NaN fails them.
+  const a = numeric('stopbandAttenuation');
   if (!(a >= 40 && a <= 180)) throw new RangeError(`options.stopbandAttenuation must be within [40, 180] dB (got ${a})`);
-  const stop = numeric('stopbandEdge', o.stopbandEdge);
+  const stop = numeric('stopbandEdge');
   if (!(stop > 0 && stop <= 1)) throw new RangeError(`options.stopbandEdge must be within (0, 1] (got ${stop})`);
-  const pass = numeric('passbandEdge', o.passbandEdge);
+  const pass = numeric('passbandEdge');
   if (!(pass > 0 && pass < stop)) {
     throw new RangeError(`options.passbandEdge must be within (0, stopbandEdge = ${stop}) (got ${pass})`);
   }
@@ -290,7 +293,8 @@ export class Resampler {
    *   of `inputRate`.
    * @param channelCount - channels of every block, a positive integer.
    * @param options - filter design; see {@link ResamplerOptions} for the defaults.
-   * @throws `RangeError` when a rate, the channel count or an option is out of range.
+   * @throws `RangeError` when a rate, the channel count or an option is out of range;
+   *   `TypeError` when one is not a number.
    */
   constructor(inputRate: number, outputRate: number, channelCount: number, options?: ResamplerOptions) {
     this.inputRate = checkRate('inputRate', inputRate);
@@ -300,10 +304,7 @@ export class Resampler {
         `outputRate / inputRate must be within 1/${MAX_RATIO} and ${MAX_RATIO} (got ${outputRate} / ${inputRate})`,
       );
     }
-    if (typeof channelCount !== 'number' || !Number.isSafeInteger(channelCount) || channelCount <= 0) {
-      throw new RangeError(`channelCount must be a positive integer (got ${describeValue(channelCount)})`);
-    }
-    this.channelCount = channelCount;
+    this.channelCount = checkInteger('channelCount', channelCount, 1);
     const design = checkOptions(options);
     const g = greatestCommonDivisor(inputRate, outputRate);
     this.#up = outputRate / g;

@@ -148,6 +148,7 @@ describe('resampledLength', () => {
   it('rejects bad arguments, naming them', () => {
     expect(() => resampledLength(-1, 48000, 44100)).toThrow(/frames must be a non-negative integer \(got -1\)/);
     expect(() => resampledLength(1.5, 48000, 44100)).toThrow(RangeError);
+    expect(() => resampledLength(10n as unknown as number, 48000, 44100)).toThrow(new TypeError('frames must be a non-negative integer (got 10)'));
     expect(() => resampledLength(10, 0, 44100)).toThrow(/inputRate must be a positive integer \(got 0\)/);
     expect(() => resampledLength(10, 48000, Number.NaN)).toThrow(/outputRate must be a positive integer \(got NaN\)/);
   });
@@ -284,7 +285,9 @@ describe('errors', () => {
     expect(() => new Resampler(0, 44100, 2)).toThrow(new RangeError('inputRate must be a positive integer (got 0)'));
     expect(() => new Resampler(44100.5, 44100, 2)).toThrow(/inputRate must be a positive integer \(got 44100.5\)/);
     expect(() => new Resampler(48000, -1, 2)).toThrow(/outputRate must be a positive integer \(got -1\)/);
-    expect(() => new Resampler('48000' as unknown as number, 44100, 2)).toThrow(/inputRate must be a positive integer \(got "48000"\)/);
+    expect(() => new Resampler('48000' as unknown as number, 44100, 2)).toThrow(
+      new TypeError('inputRate must be a positive integer (got "48000")'),
+    );
     expect(() => new Resampler(48000, 44100, 0)).toThrow(/channelCount must be a positive integer \(got 0\)/);
     expect(() => new Resampler(48000, 100, 1)).toThrow(/outputRate \/ inputRate must be within 1\/256 and 256 \(got 100 \/ 48000\)/);
     expect(() => resample({ sampleRate: 0, channels: [new Float32Array(1)] }, 44100)).toThrow(/inputRate .*\(got 0\)/);
@@ -299,7 +302,15 @@ describe('errors', () => {
     expect(() => new Resampler(48000, 44100, 1, { passbandEdge: 0.95, stopbandEdge: 0.9 })).toThrow(
       /options.passbandEdge must be within \(0, stopbandEdge = 0.9\) \(got 0.95\)/,
     );
-    expect(() => new Resampler(48000, 44100, 1, { passbandEdge: Number.NaN })).toThrow(/options.passbandEdge must be a number \(got NaN\)/);
+    expect(() => new Resampler(48000, 44100, 1, { passbandEdge: Number.NaN })).toThrow(
+      new RangeError('options.passbandEdge must be within (0, stopbandEdge = 1) (got NaN)'),
+    );
+    expect(() => new Resampler(48000, 44100, 1, { stopbandAttenuation: '100' as unknown as number })).toThrow(
+      new TypeError('options.stopbandAttenuation must be a number (got "100")'),
+    );
+    // An option passed as undefined (from plain JavaScript) takes its default.
+    const lax = { stopbandAttenuation: undefined } as unknown as { stopbandAttenuation: number };
+    expect(new Resampler(48000, 44100, 1, lax).filterLength).toBe(new Resampler(48000, 44100, 1).filterLength);
   });
 
   it('rejects input of the wrong shape', () => {
