@@ -235,8 +235,9 @@ function checkOptions(options: ResamplerOptions | undefined): Required<Resampler
  * Every output frame is computed from the same input frames in the same order whatever the
  * block sizes, so the output of any partition of a stream into {@link process} calls,
  * followed by {@link flush}, is bitwise the same, and its length is
- * {@link resampledLength}`(total input frames, inputRate, outputRate)`. Memory is the largest
- * block plus the filter length. Equal rates copy the input unchanged.
+ * {@link resampledLength}`(total input frames, inputRate, outputRate)`. Memory per channel
+ * is at most 1.5 × (largest block + filter length) of input history and the largest block's
+ * output. Equal rates copy the input unchanged.
  *
  * @example
  * ```ts
