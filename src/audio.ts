@@ -1,6 +1,7 @@
 /**
- * Audio in and out (`demucs-mobile/audio`), for Node and browsers: WAV decoding and encoding
- * and channel mapping to the two channels the model consumes.
+ * Audio in and out (`demucs-mobile/audio`), for Node and browsers: WAV decoding and encoding,
+ * channel mapping to the two channels the model consumes, and sample-rate conversion to and
+ * from the model's 44.1 kHz.
  *
  * @packageDocumentation
  */
@@ -31,3 +32,4 @@ export {
   type WavLayout,
 } from './io/wav.js';
 export { toStereo } from './io/channels.js';
+export { RESAMPLER_DEFAULTS, Resampler, resample, resampledLength, type ResamplerOptions } from './io/resample.js';
