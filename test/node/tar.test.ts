@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isDemucsError } from '../../src/core/errors.js';
 import { extractTarMember } from '../../src/node/tar.js';
+import { rejection } from '../helpers/rejection.js';
 import { makePackageTgz, makeTar, makeTgz, type LongNameStyle } from '../helpers/tarball.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tar-'));
@@ -26,14 +26,6 @@ function archive(bytes: Uint8Array): string {
   return p;
 }
 
-async function rejection(p: Promise<unknown>): Promise<{ code?: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    return { code: isDemucsError(e) ? e.code : undefined, message: (e as Error).message };
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('extractTarMember', () => {
   it('extracts the member of an npm-like package tarball, verified, with progress', async () => {
