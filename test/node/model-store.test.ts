@@ -197,6 +197,14 @@ describe('resolveModel: a registered name', () => {
     expect(server.requestsFor('/flaky/fake.tgz').map((r) => r.range)).toEqual([undefined, 'bytes=500000-']);
   });
 
+  it('lets one fetch of a model run at a time; the other is told who holds it', async () => {
+    const { options } = scene();
+    const [a, b] = await Promise.allSettled([resolveModel('fakenet', options), resolveModel('fakenet', options)]);
+    expect(a).toMatchObject({ status: 'fulfilled', value: { source: 'download' } });
+    expect(b).toMatchObject({ status: 'rejected', reason: { code: 'ERR_MODEL_DOWNLOAD', message: expect.stringContaining(`another process (pid ${process.pid})`) } });
+    expect(await resolveModel('fakenet', options)).toMatchObject({ source: 'cache' });
+  });
+
   it('lists where each model is installed', () => {
     const { cache, project, options } = scene();
     expect(listModels(options)).toEqual([{ model: fake, packagePath: undefined, cachePath: undefined }]);
