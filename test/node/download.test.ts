@@ -274,8 +274,8 @@ describe('download', () => {
   it('refuses a second download to the same file while one is running', async () => {
     const { path, dest } = fresh();
     const url = server.route(path, { body: payload, stall: { afterBytes: 1000 } });
-    const first = download(url, dest, { retries: 0, retryDelayMs: 10, timeoutMs: 500 });
-    await new Promise((r) => setTimeout(r, 100));
+    const first = download(url, dest, { retries: 0, retryDelayMs: 10, timeoutMs: 1000 });
+    for (let i = 0; i < 200 && !existsSync(`${dest}.lock`); i++) await new Promise((r) => setTimeout(r, 10));
     const e = await rejection(download(url, dest, fast));
     expect(e).toMatchObject({ code: 'ERR_MODEL_DOWNLOAD', message: expect.stringContaining(`(pid ${process.pid})`) });
     await rejection(first);
