@@ -1,6 +1,7 @@
 /**
- * Audio in and out (`demucs-mobile/audio`), for Node and browsers: WAV decoding and encoding
- * and channel mapping to the two channels the model consumes.
+ * Audio in and out (`demucs-mobile/audio`), for Node and browsers: WAV decoding and encoding,
+ * FLAC and MP3 encoding (whole or streaming), and channel mapping to the two channels the
+ * model consumes.
  *
  * @packageDocumentation
  */
@@ -31,3 +32,16 @@ export {
   type WavLayout,
 } from './io/wav.js';
 export { toStereo } from './io/channels.js';
+export {
+  createAudioEncoder,
+  encodeAudio,
+  ENCODE_AUDIO_DEFAULTS,
+  FLAC_SAMPLE_RATES,
+  mp3Bitrates,
+  MP3_SAMPLE_RATES,
+  type AudioEncoder,
+  type AudioEncoderOptions,
+  type AudioFileFormat,
+  type EncodeAudioOptions,
+  type EncodedDataSink,
+} from './io/encode.js';
