@@ -86,22 +86,32 @@ export function peakOf(channels: readonly Float32Array[]): number {
 
 /**
  * A deterministic music-like test signal: eight harmonics of a note per channel, low-passed
- * noise, and a slow tremolo; peak about `0.8 · amp`.
+ * noise and a slow tremolo, scaled so that its peak over all channels is exactly `amp`.
  */
-export function musicLike(sampleRate: number, frames: number, channelCount: number, amp = 1): Float32Array[] {
+export function musicLike(sampleRate: number, frames: number, channelCount: number, amp = 0.8): Float32Array[] {
   let s = 12345;
   const rnd = (): number => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return s / 2 ** 32 - 0.5;
   };
-  return Array.from({ length: channelCount }, (_, c) => {
+  const channels = Array.from({ length: channelCount }, (_, c) => {
     let lp = 0;
-    return Float32Array.from({ length: frames }, (_, i) => {
+    return Float64Array.from({ length: frames }, (_, i) => {
       const t = i / sampleRate;
       lp = 0.9 * lp + 0.1 * rnd();
       let v = 0;
       for (let h = 1; h <= 8; h++) v += Math.sin(2 * Math.PI * (220 + 55 * c) * h * t + h) / h;
-      return amp * (0.6 + 0.4 * Math.sin(Math.PI * t)) * (0.25 * v + 0.3 * lp) * 0.8;
+      return (0.6 + 0.4 * Math.sin(Math.PI * t)) * (0.25 * v + 0.3 * lp);
     });
   });
+  let peak = 0;
+  for (const ch of channels) for (const v of ch) peak = Math.max(peak, Math.abs(v));
+  const out = channels.map((ch) => Float32Array.from(ch, (v) => (v / peak) * amp));
+  // Float32 rounding may move the peak by an ulp; pin it.
+  const at = out.map((ch) => ch.reduce((best, v, i) => (Math.abs(v) > Math.abs(ch[best]!) ? i : best), 0));
+  for (let c = 0; c < out.length; c++) {
+    const i = at[c]!;
+    if (Math.abs(out[c]![i]!) > amp) out[c]![i] = Math.sign(out[c]![i]!) * amp;
+  }
+  return out;
 }
