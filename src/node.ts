@@ -15,3 +15,4 @@ export { sha256Hex, verifySha256, type VerifySha256Options } from './node/sha256
 export { cacheDir, CACHE_DIR_ENV } from './node/cache-dir.js';
 export { HTDEMUCS_NPM, locatePackagedModel, resolvePackagedModel, type PackagedModel } from './node/models.js';
 export { WavFileSource, WavFileWriter, type WavFileWriterOptions } from './node/wav-file.js';
+export { AudioFileWriter, type AudioFileWriterOptions } from './node/audio-file-writer.js';

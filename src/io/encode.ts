@@ -270,8 +270,12 @@ function checkClip(clip: unknown): ClipGain {
   return { gain, clamp };
 }
 
-/** Checks a block's channels against the encoder's channel count and returns its frames. */
-function checkBlock(channels: readonly Float32Array[], channelCount: number): number {
+/**
+ * Checks a block's channels against a channel count and returns its frames.
+ *
+ * @internal
+ */
+export function checkBlock(channels: readonly Float32Array[], channelCount: number): number {
   if (!Array.isArray(channels)) {
     throw new TypeError(`channels must be an array of Float32Array (got ${describeValue(channels)})`);
   }
@@ -291,6 +295,26 @@ function checkBlock(channels: readonly Float32Array[], channelCount: number): nu
 }
 
 const NO_CLIP: ClipGain = Object.freeze({ gain: 1, clamp: false });
+
+/**
+ * "a FLAC file", "an MP3 file", for messages.
+ *
+ * @internal
+ */
+export function fileName(format: AudioFileFormat): string {
+  return format === 'flac' ? 'a FLAC file' : format === 'mp3' ? 'an MP3 file' : 'a WAV file';
+}
+
+/**
+ * Checks a clip mode, naming the option in the message.
+ *
+ * @internal
+ */
+export function checkClipMode(mode: unknown, name: string): asserts mode is ClipMode {
+  if (!CLIP_MODES.includes(mode as string)) {
+    throw new RangeError(`${name} must be one of 'rescale', 'clamp', 'none' (got ${describeValue(mode)})`);
+  }
+}
 
 // #endregion
 
@@ -542,7 +566,7 @@ class MediabunnyEncoder implements AudioEncoder {
     checkOpen(this.#state);
     if (this.#frames === 0) {
       await this.abort();
-      throw new RangeError(`a ${this.format.toUpperCase()} file needs at least one frame (got 0)`);
+      throw new RangeError(`${fileName(this.format)} needs at least one frame (got 0)`);
     }
     this.#state = 'finished';
     try {
@@ -652,9 +676,7 @@ export async function encodeAudio(audio: PlanarAudio, options: EncodeAudioOption
     throw new TypeError(`options must be an object with a format (got ${describeValue(options)})`);
   }
   const clipMode = options.clipMode ?? ENCODE_AUDIO_DEFAULTS.clipMode;
-  if (!CLIP_MODES.includes(clipMode)) {
-    throw new RangeError(`options.clipMode must be one of 'rescale', 'clamp', 'none' (got ${describeValue(clipMode)})`);
-  }
+  checkClipMode(clipMode, 'options.clipMode');
   const { sampleRate, channels } = audio;
   if (!Array.isArray(channels)) {
     throw new TypeError(`audio.channels must be an array of Float32Array (got ${describeValue(channels)})`);
@@ -663,7 +685,7 @@ export async function encodeAudio(audio: PlanarAudio, options: EncodeAudioOption
   const resolved = resolveEncoderOptions({ ...options, sampleRate, channelCount: channels.length });
   if (resolved.format === 'wav') return encodeWav(audio, { bitDepth: resolved.bitDepth, clipMode });
   const frames = checkBlock(channels, channels.length);
-  if (frames === 0) throw new RangeError(`a ${resolved.format.toUpperCase()} file needs at least one frame (got 0)`);
+  if (frames === 0) throw new RangeError(`${fileName(resolved.format)} needs at least one frame (got 0)`);
 
   let peak = 0;
   if (clipMode === 'rescale') {
