@@ -651,8 +651,10 @@ class Mp3Tracker {
  *   STREAMINFO (the MD5 signature is left 0, "unknown", which RFC 9639 allows).
  * - MP3: LAME 3.100 at a constant bitrate, joint stereo, with a Xing "Info" frame and LAME
  *   tag holding the encoder delay (576) and end padding, so gapless decoders return exactly
- *   `frames` samples, aligned with the input. Decoders that ignore the tag add 1105 leading
- *   samples (576 + the 529 of the decoder) and pad the end to whole frames.
+ *   `frames` samples, aligned with the input (ffmpeg does; ffprobe then reports a
+ *   `start_time` of 1105 samples and the padded duration of the whole frames). Decoders that
+ *   ignore the tag add 1105 leading samples (576 + the 529 of the decoder) and pad the end to
+ *   whole frames.
  *
  * For long signals prefer {@link createAudioEncoder} (or the Node `AudioFileWriter`),
  * which never hold the whole file.

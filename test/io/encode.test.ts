@@ -251,8 +251,13 @@ describe.skipIf(noFfmpeg)('MP3', () => {
     expect(probe).toMatchObject({ codec_name: 'mp3', sample_rate: '44100', channels: 2, bit_rate: String(kbps * 1000) });
     // ffmpeg reports the LAME tag's encoder only when the tag's CRC is right.
     expect(probe.tags?.encoder).toBe('LAME3.100');
-    // ffprobe's start_time is the skipped delay, 1105 samples.
+    // ffprobe's start_time is the skipped delay, 1105 samples; its duration is that of the
+    // whole frames (audio frames × 1152), padding included: the decoded stream is shorter.
     expect(Number(probe.start_time)).toBeCloseTo(1105 / 44100, 5);
+    const padded = Number(probe.duration) * 44100;
+    expect(Math.abs(padded - 1152 * Math.round(padded / 1152))).toBeLessThan(0.1); // printed to 1 µs
+    expect(padded).toBeGreaterThan(441000 + 576);
+    expect(padded).toBeLessThan(441000 + 576 + 2 * 1152);
     const decoded = ffmpegDecode(path, 2);
     expect(decoded[0]!.length).toBe(441000);
     const snr = planarSnrDb(mix.channels, decoded);
