@@ -330,6 +330,10 @@ export function checkClipMode(mode: unknown, name: string): asserts mode is Clip
  * encodes while the caller prepares the next block. The encoders of FLAC and MP3 are loaded
  * on the first call for that format.
  *
+ * Each FLAC or MP3 encoder owns a worker thread until {@link AudioEncoder.finish} or
+ * {@link AudioEncoder.abort}; in Node a forgotten encoder keeps the process alive, so call
+ * `abort()` on every error path.
+ *
  * @param options - format, sample rate, channel count, bit depth, bitrate, clip and sink.
  * @returns the encoder, ready for {@link AudioEncoder.write}.
  * @throws `RangeError` for an unsupported format, sample rate, channel count, bit depth

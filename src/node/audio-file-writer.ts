@@ -60,6 +60,9 @@ const SPILL_READ_FRAMES = 65536;
  * 3.9 s and 8.7 s to encode from the spill. The optimistic write costs a second encode (twice
  * the CPU) only when the rescale does change the samples.
  *
+ * A FLAC or MP3 writer holds an encoder worker thread until `finish()` or `abort()`, which
+ * keeps a Node process alive: call `abort()` on every error path, as in the example.
+ *
  * @example
  * ```ts
  * const w = await AudioFileWriter.create('vocals.mp3', { format: 'mp3', channelCount: 2, sampleRate: 44100, frames });
