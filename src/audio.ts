@@ -1,7 +1,7 @@
 /**
  * Audio in and out (`demucs-mobile/audio`), for Node and browsers: WAV decoding and encoding,
- * channel mapping to the two channels the model consumes, and sample-rate conversion to and
- * from the model's 44.1 kHz.
+ * FLAC and MP3 encoding (whole or streaming), channel mapping to the two channels the model
+ * consumes, and sample-rate conversion to and from the model's 44.1 kHz.
  *
  * @packageDocumentation
  */
@@ -33,3 +33,16 @@ export {
 } from './io/wav.js';
 export { toStereo } from './io/channels.js';
 export { RESAMPLER_DEFAULTS, Resampler, resample, resampledLength, type ResamplerOptions } from './io/resample.js';
+export {
+  createAudioEncoder,
+  encodeAudio,
+  ENCODE_AUDIO_DEFAULTS,
+  FLAC_SAMPLE_RATES,
+  mp3Bitrates,
+  MP3_SAMPLE_RATES,
+  type AudioEncoder,
+  type AudioEncoderOptions,
+  type AudioFileFormat,
+  type EncodeAudioOptions,
+  type EncodedDataSink,
+} from './io/encode.js';

@@ -39,3 +39,4 @@ export {
   type ResolveModelOptions,
 } from './node/model-store.js';
 export { WavFileSource, WavFileWriter, type WavFileWriterOptions } from './node/wav-file.js';
+export { AudioFileWriter, type AudioFileWriterOptions } from './node/audio-file-writer.js';
