@@ -208,3 +208,62 @@ export function alignAndCompare(reference: readonly Float32Array[], decoded: rea
   }
   return { lag: best, snrDb: 10 * Math.log10(signal / noise), maxAbsError };
 }
+
+/** Kinds of file {@link emptyTestFile} makes. */
+export type EmptyTestKind = 'wav' | 'mp3' | 'flac' | 'ogg' | 'opus' | 'm4a';
+
+/**
+ * Makes a valid file of a kind that holds no audio frames (ffmpeg with `-frames:a 0`):
+ * headers only (an MP3 with an Info frame saying 0 frames, a FLAC with STREAMINFO and no
+ * frames, Ogg header pages only, a WAV with an empty data chunk, an M4A with no tracks).
+ *
+ * @param dir - a temporary directory.
+ * @param kind - the extension, which picks ffmpeg's muxer and default codec.
+ * @returns the path.
+ */
+export function emptyTestFile(dir: string, kind: EmptyTestKind): string {
+  const path = join(dir, `empty.${kind}`);
+  if (!existsSync(path)) {
+    const argv = ['-v', 'error', '-y', '-nostdin', '-f', 'lavfi', '-i', 'anullsrc=r=44100:cl=stereo', '-frames:a', '0', path];
+    const r = spawnSync('ffmpeg', argv, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`ffmpeg ${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
+  }
+  return path;
+}
+
+/**
+ * A copy of `bytes` with `count` seeded random bytes written at `fraction` of its length:
+ * damage in the middle of a file.
+ *
+ * @param bytes - the file.
+ * @param fraction - where, 0–1.
+ * @param count - how many bytes.
+ */
+export function damage(bytes: Uint8Array, fraction: number, count: number): Uint8Array {
+  const out = bytes.slice();
+  let s = 12345;
+  const at = Math.floor(bytes.length * fraction);
+  for (let i = at; i < Math.min(out.length, at + count); i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s >>> 24;
+  }
+  return out;
+}
+
+/**
+ * Decodes a file with ffmpeg to planar float32 at its own rate and channels: an
+ * independent decoder to compare against.
+ *
+ * @param path - the file.
+ * @param channelCount - its channels.
+ */
+export function ffmpegDecode(path: string, channelCount: number): Float32Array[] {
+  const r = spawnSync('ffmpeg', ['-v', 'error', '-nostdin', '-i', path, '-f', 'f32le', '-'], { maxBuffer: 1 << 30 });
+  if (r.status !== 0) throw new Error(`ffmpeg could not decode ${path}: ${r.stderr.toString()}`);
+  const bytes = new Uint8Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.byteLength);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const frames = bytes.length / 4 / channelCount;
+  return Array.from({ length: channelCount }, (_, c) =>
+    Float32Array.from({ length: frames }, (_, f) => view.getFloat32((f * channelCount + c) * 4, true)),
+  );
+}
