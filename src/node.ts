@@ -1,5 +1,6 @@
 /**
- * Node.js entry (`demucs-mobile/node`): the onnxruntime-node backend and file helpers.
+ * Node.js entry (`demucs-mobile/node`): the onnxruntime-node backend and file helpers,
+ * including {@link openAudioFile}, which reads any supported audio file in blocks.
  * onnxruntime-node is an optional peer dependency, imported only when a model is loaded.
  *
  * @packageDocumentation
@@ -15,3 +16,9 @@ export { sha256Hex, verifySha256, type VerifySha256Options } from './node/sha256
 export { cacheDir, CACHE_DIR_ENV } from './node/cache-dir.js';
 export { HTDEMUCS_NPM, locatePackagedModel, resolvePackagedModel, type PackagedModel } from './node/models.js';
 export { WavFileSource, WavFileWriter, type WavFileWriterOptions } from './node/wav-file.js';
+export {
+  openAudioFile,
+  OPEN_AUDIO_FILE_DEFAULTS,
+  type AudioFileReader,
+  type OpenAudioFileOptions,
+} from './node/audio-file.js';
