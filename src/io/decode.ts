@@ -117,14 +117,22 @@ export interface DecodeAudioOptions {
 
 // #region Messages
 
-/** `"name: "` or nothing. */
+/**
+ * `"name: "` or nothing.
+ *
+ * @internal
+ */
 export function prefix(name: string | undefined): string {
   return name === undefined || name === '' ? '' : `${name}: `;
 }
 
 const SUPPORTED_LIST = 'WAV, MP3, FLAC, Ogg Vorbis, Ogg Opus, Ogg FLAC, and M4A/AAC where a decoder is available';
 
-/** What the first bytes look like, for an error message: quoted text or hex bytes. */
+/**
+ * What the first bytes look like, for an error message: quoted text or hex bytes.
+ *
+ * @internal
+ */
 export function describeHead(head: Uint8Array): string {
   const sample = head.subarray(0, 32);
   let text = true;
@@ -146,6 +154,8 @@ export function describeHead(head: Uint8Array): string {
  * @param head - the first bytes.
  * @param name - the file's name, for the message.
  * @returns a {@link DemucsError} with code `ERR_AUDIO_FORMAT`.
+ *
+ * @internal
  */
 export function unsupportedFormatError(container: AudioContainer | undefined, head: Uint8Array, name?: string): DemucsError {
   if (container === undefined) {
@@ -161,13 +171,17 @@ export function unsupportedFormatError(container: AudioContainer | undefined, he
   );
 }
 
-/** The error for an MP4/ADTS track whose codec this runtime cannot decode. */
+/**
+ * The error for an MP4/ADTS track whose codec this runtime cannot decode.
+ *
+ * @internal
+ */
 export function missingCodecError(info: AudioStreamInfo, hint: string, name?: string): DemucsError {
   const codec = info.codec === 'unknown' ? 'an unknown codec' : `codec '${info.codec}'`;
   return new DemucsError(
     'ERR_AUDIO_CODEC',
     `${prefix(name)}${AUDIO_CONTAINER_NAMES[info.container]} audio in ${codec} cannot be decoded here: ${hint}; ` +
-      `or convert the file to WAV, FLAC, MP3 or Ogg (for example \`ffmpeg -i in.m4a out.flac\`)`,
+      `or convert the file to WAV, FLAC, MP3 or Ogg (for example \`ffmpeg -i in out.flac\`)`,
   );
 }
 
@@ -196,6 +210,8 @@ const STREAMING: ReadonlySet<AudioContainer> = new Set(['mp3', 'flac', 'ogg-vorb
  *
  * @param container - the kind of file.
  * @returns true for MP3, FLAC, Ogg Vorbis, Ogg Opus and Ogg FLAC.
+ *
+ * @internal
  */
 export function isStreamingContainer(container: AudioContainer | undefined): boolean {
   return container !== undefined && STREAMING.has(container);
@@ -736,6 +752,8 @@ function decodeWholeWav(bytes: Uint8Array, at: string): DecodedAudio {
  * @param encoding - integer or float.
  * @param bits - bits per sample.
  * @returns `'pcm-u8'`, `'pcm-s16'`, `'pcm-s24'`, `'pcm-s32'`, `'pcm-f32'` or `'pcm-f64'`.
+ *
+ * @internal
  */
 export function wavCodec(encoding: 'pcm' | 'float', bits: number): string {
   if (encoding === 'float') return `pcm-f${bits}`;
@@ -768,6 +786,8 @@ async function decodeWholeContainer(bytes: Uint8Array, container: 'mp4' | 'adts'
  * @param blocks - blocks of `channelCount` channels each.
  * @param channelCount - channels per block.
  * @returns new arrays holding every block in order.
+ *
+ * @internal
  */
 export function concatBlocks(blocks: readonly DecodedBlock[], channelCount: number): Float32Array[] {
   const total = blocks.reduce((n, b) => n + frameCount({ sampleRate: 0, channels: b }), 0);

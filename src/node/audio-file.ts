@@ -467,7 +467,7 @@ class FfmpegReader implements AudioFileReader {
       }
       const { code, error } = await exit;
       if (error !== undefined || code !== 0) {
-        const why = error !== undefined ? error.message : stderr.trim().split('\n').slice(-3).join('; ') || `exit code ${code}`;
+        const why = error !== undefined ? error.message : ffmpegMessage(stderr) || `exit code ${code}`;
         throw new DemucsError('ERR_AUDIO_FORMAT', `${this.path}: ffmpeg could not decode the ${this.info.codec} audio: ${why}`);
       }
       const whole = fill - (fill % frameBytes);
@@ -486,6 +486,20 @@ class FfmpegReader implements AudioFileReader {
     this.#children.clear();
     await this.#file.close();
   }
+}
+
+/**
+ * The last lines of ffmpeg's stderr, without the `[aac @ 0x55d0c8f0]` context prefixes.
+ *
+ * @param stderr - what ffmpeg printed at `-v error`.
+ * @returns up to three lines joined with `; `.
+ */
+function ffmpegMessage(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.replace(/\[[^\]]* @ 0x[0-9a-f]+\]\s*/g, '').trim())
+    .filter((line) => line !== '');
+  return lines.slice(-3).join('; ');
 }
 
 /** Interleaved little-endian float32 bytes (ffmpeg's `f32le`) → planar channels. */
