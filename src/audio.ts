@@ -1,7 +1,9 @@
 /**
- * Audio in and out (`demucs-mobile/audio`), for Node and browsers: WAV decoding and encoding,
- * FLAC and MP3 encoding (whole or streaming), channel mapping to the two channels the model
- * consumes, and sample-rate conversion to and from the model's 44.1 kHz.
+ * Audio in and out (`demucs-mobile/audio`), for Node and browsers: decoding WAV, MP3, FLAC,
+ * Ogg Vorbis/Opus/FLAC (and M4A/AAC where the runtime has a decoder); encoding WAV, FLAC and
+ * MP3 (whole or streaming); channel mapping to the two channels the model consumes; and
+ * sample-rate conversion to and from the model's 44.1 kHz. The codecs are WebAssembly
+ * modules loaded on first use, so WAV-only use never loads them.
  *
  * @packageDocumentation
  */
@@ -46,3 +48,14 @@ export {
   type EncodeAudioOptions,
   type EncodedDataSink,
 } from './io/encode.js';
+export { AUDIO_CONTAINER_NAMES, SNIFF_BYTES, sniffAudioFormat, type AudioContainer } from './io/sniff.js';
+export {
+  createStreamingDecoder,
+  decodeAudio,
+  type AudioStreamInfo,
+  type DecodeAudioOptions,
+  type DecodedAudio,
+  type DecodedBlock,
+  type StreamingAudioDecoder,
+  type StreamingDecoderOptions,
+} from './io/decode.js';

@@ -1,5 +1,6 @@
 /**
- * Node.js entry (`demucs-mobile/node`): the onnxruntime-node backend and file helpers.
+ * Node.js entry (`demucs-mobile/node`): the onnxruntime-node backend and file helpers,
+ * including {@link openAudioFile}, which reads any supported audio file in blocks.
  * onnxruntime-node is an optional peer dependency, imported only when a model is loaded.
  *
  * @packageDocumentation
@@ -40,3 +41,9 @@ export {
 } from './node/model-store.js';
 export { WavFileSource, WavFileWriter, type WavFileWriterOptions } from './node/wav-file.js';
 export { AudioFileWriter, type AudioFileWriterOptions } from './node/audio-file-writer.js';
+export {
+  openAudioFile,
+  OPEN_AUDIO_FILE_DEFAULTS,
+  type AudioFileReader,
+  type OpenAudioFileOptions,
+} from './node/audio-file.js';

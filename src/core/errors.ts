@@ -47,8 +47,9 @@ export const ERROR_CODES: Readonly<Record<DemucsErrorCode, ErrorCodeInfo>> = Obj
     fix: 'Re-download or re-export the file.',
   },
   ERR_AUDIO_FORMAT: {
-    cause: 'The bytes are not a WAV file this library can read, or use an encoding it does not support.',
-    fix: 'Convert the file to 16-bit, 24-bit or float32 PCM WAV.',
+    cause:
+      'The bytes are not an audio file this library can read (WAV, MP3, FLAC, Ogg Vorbis/Opus/FLAC, M4A/AAC), use an encoding it does not support, or are damaged.',
+    fix: 'Convert the file to WAV or FLAC (for example `ffmpeg -i in.aiff out.flac`); re-export a damaged file from its source.',
   },
   ERR_AUDIO_CODEC: {
     cause: 'The file is a known format, but no decoder for its codec is available in this runtime (for example AAC in Node without ffmpeg).',
