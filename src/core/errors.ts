@@ -52,8 +52,8 @@ export const ERROR_CODES: Readonly<Record<DemucsErrorCode, ErrorCodeInfo>> = Obj
     fix: 'Convert the file to WAV or FLAC (for example `ffmpeg -i in.aiff out.flac`); re-export a damaged file from its source.',
   },
   ERR_AUDIO_CODEC: {
-    cause: 'The file is a known format, but no decoder for its codec is available in this runtime (for example AAC in Node without ffmpeg).',
-    fix: 'Install ffmpeg (it is used when present), run in a browser with WebCodecs, or convert the file to WAV, FLAC, MP3 or Ogg.',
+    cause: 'The file is a known format, but no decoder for its codec is available in this runtime (for example AAC in Node without ffmpeg), or the FLAC/MP3 encoder module could not be loaded.',
+    fix: 'Install ffmpeg (it is used when present), run in a browser with WebCodecs, or convert the file to WAV, FLAC, MP3 or Ogg; for output, reinstall demucs-mobile so its encoder packages are present, or write WAV.',
   },
   ERR_SAMPLE_RATE: {
     cause: 'The audio is not at the model sample rate (44100 Hz) and resampling is not available on this path.',
