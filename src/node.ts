@@ -47,3 +47,5 @@ export {
   type AudioFileReader,
   type OpenAudioFileOptions,
 } from './node/audio-file.js';
+export { prepareInput, type PrepareInputOptions, type PreparedInput } from './node/prepare-input.js';
+export { StemFiles, type StemFilesOptions } from './node/stem-files.js';
