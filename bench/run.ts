@@ -5,6 +5,7 @@
  *   npm run bench                        # all cases, a table
  *   npm run bench -- --json              # one JSON object per case
  *   npm run bench -- --cases 30s,3min    # a subset
+ *   npm run bench -- --peer 30s,3min     # run demucs@1.0.0 only on these cases
  *   npm run bench -- --sweep             # onnxruntime session settings, each measured
  *   npm run bench -- --write             # also update docs/benchmarks.md
  *
@@ -109,17 +110,18 @@ interface CaseResult {
   windows: number;
   floor_s: number;
   ours_s: number;
-  peer_s: number;
+  /** `null` when the peer was not run for this case (`--peer`). */
+  peer_s: number | null;
   ours_peak_mb: number;
-  peer_peak_mb: number;
+  peer_peak_mb: number | null;
   floor_peak_mb: number;
   b_over_a: number;
-  b_over_c: number;
+  b_over_c: number | null;
   ours_rtf: number;
-  peer_rtf: number;
+  peer_rtf: number | null;
 }
 
-async function runCase(name: string, model: string): Promise<CaseResult> {
+async function runCase(name: string, model: string, withPeer: boolean): Promise<CaseResult> {
   const seconds = CASES[name]!;
   const wav = await input(name, seconds);
   const frames = Math.round(seconds * 44100);
@@ -134,22 +136,25 @@ async function runCase(name: string, model: string): Promise<CaseResult> {
     const stems = readdirSync(join(out, 'ours', `song-${name}`)).sort();
     if (stems.join() !== 'bass.wav,drums.wav,other.wav,vocals.wav') throw new Error(`our CLI wrote ${stems.join()}`);
     rmSync(join(out, 'ours'), { recursive: true });
-    log(`${name}: demucs@1.0.0 CLI…`);
-    const peer = check(await measure(process.execPath, [join(ROOT, 'node_modules', 'demucs', 'dist', 'cli.js'), wav, '--output', join(out, 'peer')]), 'demucs@1.0.0');
+    let peer: Run | undefined;
+    if (withPeer) {
+      log(`${name}: demucs@1.0.0 CLI…`);
+      peer = check(await measure(process.execPath, [join(ROOT, 'node_modules', 'demucs', 'dist', 'cli.js'), wav, '--output', join(out, 'peer')]), 'demucs@1.0.0');
+    }
     return {
       case: name,
       audio_s: seconds,
       windows,
       floor_s: round(floorS),
       ours_s: round(ours.seconds),
-      peer_s: round(peer.seconds),
+      peer_s: peer ? round(peer.seconds) : null,
       ours_peak_mb: Math.round(ours.peakMb),
-      peer_peak_mb: Math.round(peer.peakMb),
+      peer_peak_mb: peer ? Math.round(peer.peakMb) : null,
       floor_peak_mb: Math.round(floor.peakMb),
       b_over_a: round(ours.seconds / floorS, 3),
-      b_over_c: round(ours.seconds / peer.seconds, 3),
+      b_over_c: peer ? round(ours.seconds / peer.seconds, 3) : null,
       ours_rtf: round(ours.seconds / seconds, 3),
-      peer_rtf: round(peer.seconds / seconds, 3),
+      peer_rtf: peer ? round(peer.seconds / seconds, 3) : null,
     };
   } finally {
     rmSync(out, { recursive: true, force: true });
@@ -234,7 +239,7 @@ function machine(): string {
 function caseTable(results: CaseResult[]): string {
   const rows = results.map(
     (r) =>
-      `| ${r.case} | ${r.windows} | ${r.floor_s} s | ${r.ours_s} s (RTF ${r.ours_rtf}) | ${r.peer_s} s (RTF ${r.peer_rtf}) | **${r.b_over_a}** | **${r.b_over_c}** | ${r.ours_peak_mb} MB | ${r.peer_peak_mb} MB |`,
+      `| ${r.case} | ${r.windows} | ${r.floor_s} s | ${r.ours_s} s (RTF ${r.ours_rtf}) | ${r.peer_s === null ? 'not run' : `${r.peer_s} s (RTF ${r.peer_rtf})`} | **${r.b_over_a}** | ${r.b_over_c === null ? '–' : `**${r.b_over_c}**`} | ${r.ours_peak_mb} MB | ${r.peer_peak_mb === null ? '–' : `${r.peer_peak_mb} MB`} |`,
   );
   return [
     '| input | windows | (a) floor | (b) demucs-mobile | (c) demucs@1.0.0 | b/a | b/c | peak RSS (b) | peak RSS (c) |',
@@ -266,6 +271,8 @@ const { values } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     cases: { type: 'string', default: Object.keys(CASES).join(',') },
+    // The peer on the 20 min input takes about 20 minutes and 6 GB; skip it with --peer 30s,3min.
+    peer: { type: 'string', default: Object.keys(CASES).join(',') },
     sweep: { type: 'boolean', default: false },
     'sweep-windows': { type: 'string', default: '8' },
     write: { type: 'boolean', default: false },
@@ -284,7 +291,7 @@ if (values.sweep) {
   for (const n of names) if (!(n in CASES)) throw new Error(`--cases: unknown case ${JSON.stringify(n)} (known: ${Object.keys(CASES).join(', ')})`);
   const results: CaseResult[] = [];
   for (const n of names) {
-    const r = await runCase(n, model);
+    const r = await runCase(n, model, values.peer.split(',').map((s) => s.trim()).includes(n));
     results.push(r);
     if (values.json) console.log(JSON.stringify(r));
   }
