@@ -8,6 +8,7 @@ import { DEFAULT_OVERLAP, DEFAULT_SHIFTS } from '../core/constants.js';
 import { isDemucsError } from '../core/errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { runSeparate, type CommandIo, type SeparateCommandOptions } from './separate.js';
+import { registerModelCommands } from './model-commands.js';
 import type { ClipMode, WavBitDepth } from '../io/wav.js';
 import { version } from '../../package.json';
 
@@ -86,6 +87,7 @@ export function buildProgram(io: CommandIo, run: (inputs: string[], options: Sep
         cache: o.cache as boolean,
       });
     });
+  registerModelCommands(program, io);
   return program;
 }
 

@@ -383,7 +383,7 @@ function verifyOriginal(model: ModelProto, dynamic: boolean): Verified {
   const marker = model.metadataProps.find((p) => p.key === RETARGET_METADATA_KEY);
   if (marker !== undefined) problems.push(`it was already retargeted (metadata ${RETARGET_METADATA_KEY} = ${marker.value})`);
   const inserted = graph.node.find((n) => n.name.startsWith(NODE_PREFIX));
-  if (inserted !== undefined) problems.push(`it was already retargeted (it contains the inserted node ${JSON.stringify(inserted.name)})`);
+  if (inserted !== undefined && marker === undefined) problems.push(`it was already retargeted (it contains the inserted node ${JSON.stringify(inserted.name)})`);
   if (spec.dynamicSegment || spec.segmentSamples !== ORIGINAL_SEGMENT_SAMPLES) {
     const found = spec.dynamicSegment ? `a symbolic length (${JSON.stringify(valueInfoDims(wave)?.[2])})` : `${spec.segmentSamples} samples`;
     problems.push(
