@@ -495,6 +495,13 @@ function verifyOriginal(model: ModelProto, dynamic: boolean): Verified {
   for (const t of graph.initializer) {
     if (lengthShaped(t)) problems.push(`initializer ${JSON.stringify(t.name)} has length-shaped dims ${fmtDims(t)}`);
   }
+  // Inferred shapes of intermediate values would go stale (the npm file has none).
+  for (const info of graph.valueInfo) {
+    const dims = valueInfoDims(info);
+    if (dims?.some((d) => typeof d === 'number' && ORIGINAL_LENGTH_VALUES.has(d))) {
+      problems.push(`value_info ${JSON.stringify(info.name)} records the shape [${dims.join(', ')}], which would go stale (save the model without shape inference)`);
+    }
+  }
   if (problems.length > 0) refuse(problems);
   return {
     graph,
