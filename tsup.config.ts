@@ -16,6 +16,7 @@ export default defineConfig([
       index: 'src/index.ts',
       node: 'src/node.ts',
       audio: 'src/audio.ts',
+      quant: 'src/quant.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

