@@ -24,8 +24,7 @@ import {
   computeClipGain,
   encodeWav,
   encodeWavSamples,
-  findNonFinite,
-  peakAmplitude,
+  finitePeak,
   wavHeader,
   wavLayout,
   type ClipGain,
@@ -693,15 +692,7 @@ export async function encodeAudio(audio: PlanarAudio, options: EncodeAudioOption
   const frames = checkBlock(channels, channels.length);
   if (frames === 0) throw new RangeError(`${fileName(resolved.format)} needs at least one frame (got 0)`);
 
-  let peak = 0;
-  if (clipMode === 'rescale') {
-    peak = peakAmplitude(channels);
-    if (!Number.isFinite(peak)) {
-      const bad = findNonFinite(channels);
-      const where = bad === null ? '' : ` at audio.channels[${bad.channel}][${bad.index}] (${bad.value})`;
-      throw new DemucsError('ERR_NON_FINITE', `cannot rescale audio with a non-finite sample${where}`);
-    }
-  }
+  const peak = clipMode === 'rescale' ? finitePeak(channels) : 0;
   const file = new GrowableBytes();
   const encoder = await createAudioEncoder({
     ...resolved,

@@ -697,6 +697,24 @@ export function peakAmplitude(channels: readonly Float32Array[]): number {
 }
 
 /**
+ * The peak that `'rescale'` divides by, refusing a signal it cannot rescale.
+ *
+ * @param channels - `audio.channels` of a whole signal.
+ * @returns the largest absolute sample.
+ * @throws A {@link DemucsError} `ERR_NON_FINITE` naming the first NaN or infinite sample.
+ * @internal
+ */
+export function finitePeak(channels: readonly Float32Array[]): number {
+  const peak = peakAmplitude(channels);
+  if (!Number.isFinite(peak)) {
+    const bad = findNonFinite(channels);
+    const where = bad === null ? '' : ` at audio.channels[${bad.channel}][${bad.index}] (${bad.value})`;
+    throw new DemucsError('ERR_NON_FINITE', `cannot rescale audio with a non-finite sample${where}`);
+  }
+  return peak;
+}
+
+/**
  * The per-sample transform of a clip mode, as upstream demucs `prevent_clip` applies it.
  *
  * @remarks
@@ -958,15 +976,7 @@ export function encodeWav(audio: PlanarAudio, options: EncodeWavOptions = {}): U
   }
   const frames = checkChannels(channels, 'audio.channels');
 
-  let peak = 0;
-  if (clipMode === 'rescale') {
-    peak = peakAmplitude(channels);
-    if (!Number.isFinite(peak)) {
-      const bad = findNonFinite(channels);
-      const where = bad === null ? '' : ` at audio.channels[${bad.channel}][${bad.index}] (${bad.value})`;
-      throw new DemucsError('ERR_NON_FINITE', `cannot rescale audio with a non-finite sample${where}`);
-    }
-  }
+  const peak = clipMode === 'rescale' ? finitePeak(channels) : 0;
   const clip = computeClipGain(peak, clipMode);
 
   const format: WavHeaderFormat = { channelCount: channels.length, sampleRate, bitDepth, frames };
