@@ -58,3 +58,5 @@ export {
 } from './core/separator.js';
 export type { Backend, LoadOptions, ModelSession, ModelSource, WindowInput, WindowOutput } from './backends/backend.js';
 export { mixStemOutput, selectStems, type StemOutput, type StemSelection } from './core/stem-selection.js';
+export { bagTotal, isModelBag, requiredMembers, validateBag, type BagMember, type ModelBag } from './core/bag.js';
+export { BAG_MANIFEST_FORMAT, parseBagManifest, type BagManifest, type BagManifestMember } from './core/manifest.js';

@@ -49,3 +49,4 @@ export {
 } from './node/audio-file.js';
 export { prepareInput, type PrepareInputOptions, type PreparedInput } from './node/prepare-input.js';
 export { StemFiles, type StemFilesOptions } from './node/stem-files.js';
+export { openBag, type OpenBagOptions, type OpenedBag } from './node/bag-file.js';

@@ -62,7 +62,7 @@ export function buildProgram(io: CommandIo, run: (inputs: string[], options: Sep
     .description('separate audio files into stems: writes <out>/<file name>/<stem>.<format>')
     .argument('<inputs...>', 'audio files: WAV, MP3, FLAC, Ogg Vorbis/Opus, M4A/AAC (with ffmpeg in Node); any rate, any channels')
     .option('-o, --out <dir>', 'output directory', 'separated')
-    .option('-m, --model <path|url|name>', 'model: an .onnx path, an http(s) URL, or a name from `demucs-mobile models list`', 'htdemucs')
+    .option('-m, --model <path|url|name>', 'model: an .onnx path, a bag manifest (.json), an http(s) URL, or a name from `demucs-mobile models list`', 'htdemucs')
     .option('--shifts <n>', 'random shifts to average; 0 gives the deterministic upstream result', integer('--shifts', 0, 100), DEFAULT_SHIFTS)
     .option('--seed <n>', 'seed of the shift draws (same as Python random.seed)', integer('--seed', 0))
     .option('--overlap <f>', 'overlap between chunks', fraction('--overlap', { min: 0, max: 1, maxInclusive: false }), DEFAULT_OVERLAP)

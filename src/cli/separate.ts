@@ -9,10 +9,13 @@ import type { ModelSession } from '../backends/backend.js';
 import { OrtNodeBackend, type OrtNodeBackendOptions } from '../backends/ort-node.js';
 import { DemucsError } from '../core/errors.js';
 import { Separator } from '../core/separator.js';
+import { isModelBag, type ModelBag } from '../core/bag.js';
+import type { ModelSpec } from '../core/model-spec.js';
 import { selectStems, type StemOutput } from '../core/stem-selection.js';
 import type { AudioFileFormat } from '../io/encode.js';
 import type { ClipMode, WavBitDepth } from '../io/wav.js';
 import { cacheDir } from '../node/cache-dir.js';
+import { openBag } from '../node/bag-file.js';
 import { resolveModel } from '../node/model-store.js';
 import { prepareInput, type PreparedInput } from '../node/prepare-input.js';
 import { StemFiles } from '../node/stem-files.js';
@@ -89,10 +92,15 @@ export interface CommandIo {
   readonly stderr: NodeJS.WriteStream;
 }
 
-/** One model session and its separator, used by one job at a time. */
+/** One separator (a model session, or a bag's sessions) used by one job at a time. */
 interface Lane {
-  readonly session: ModelSession;
   readonly separator: Separator;
+  /** The model's description (sample rate, window, sources). */
+  readonly spec: ModelSpec;
+  /** The outputs to write, with source indices into `separator.sources`. */
+  readonly outputs: readonly StemOutput[];
+  /** Releases the lane's sessions. */
+  dispose(): Promise<void>;
 }
 
 /**
@@ -128,26 +136,13 @@ export async function runSeparate(
   let exitCode: number = EXIT.OK;
   try {
     const backend = new OrtNodeBackend(backendOptions(options.threads, jobs, cache));
-    for (let j = 0; j < jobs; j++) {
-      const session = await backend.load(model.path);
-      lanes.push({
-        session,
-        separator: new Separator(session, {
-          shifts: options.shifts,
-          overlap: options.overlap,
-          ...(options.seed === undefined ? {} : { seed: options.seed }),
-          ...(options.segment === undefined ? {} : { segment: options.segment }),
-        }),
-      });
-    }
-    // A stem name the model does not have is a usage error, found before any file is read.
-    const outputs = selectStems(lanes[0]!.session.spec.sources, { stems: options.stems, twoStems: options.twoStems });
+    for (let j = 0; j < jobs; j++) lanes.push(await openLane(model.path, backend, options));
     let next = 0;
     const runLane = async (lane: Lane): Promise<void> => {
       while (next < inputs.length) {
         signal.throwIfAborted();
         const input = inputs[next++]!;
-        const result = await separateFile(input, outDir, lane, outputs, options, signal, board);
+        const result = await separateFile(input, outDir, lane, options, signal, board);
         if (!result.ok && exitCode === EXIT.OK) exitCode = result.code;
         if (options.json) io.stdout.write(`${JSON.stringify(result.report)}\n`);
         else if (result.ok && !options.quiet) board.log(`${input}: stems written to ${join(outDir, stemFolder(input))}`);
@@ -164,9 +159,45 @@ export async function runSeparate(
     await Promise.all(lanes.map(runLane));
   } finally {
     board.stop();
-    await Promise.all(lanes.map((l) => l.session.dispose()));
+    await Promise.all(lanes.map((l) => l.dispose()));
   }
   return exitCode;
+}
+
+/**
+ * Loads the model for one job: an `.onnx` file, or a bag manifest (`.json`) whose members
+ * load only when a requested stem needs them. Stem names the model does not have are a
+ * usage error, found before any input is read.
+ */
+async function openLane(path: string, backend: OrtNodeBackend, options: SeparateCommandOptions): Promise<Lane> {
+  const common = {
+    shifts: options.shifts,
+    overlap: options.overlap,
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+    ...(options.segment === undefined ? {} : { segment: options.segment }),
+  };
+  let model: ModelSession | ModelBag;
+  let sources: readonly string[];
+  if (extname(path).toLowerCase() === '.json') {
+    const { bag } = await openBag(path, backend, options.cache ? { verify: { stampDir: join(cacheDir(), 'verified') } } : {});
+    model = bag;
+    sources = bag.sources;
+  } else {
+    model = await backend.load(path);
+    sources = model.spec.sources;
+  }
+  try {
+    const wanted = selectStems(sources, { stems: options.stems, twoStems: options.twoStems });
+    // Only the sources the outputs use are computed: with a bag, members no output needs never load.
+    const needed = sources.filter((_, i) => wanted.some((o) => o.sources.includes(i)));
+    const separator = new Separator(model, { ...common, stems: needed });
+    const spec = await separator.spec();
+    const outputs = wanted.map((o) => ({ name: o.name, sources: o.sources.map((i) => separator.sources.indexOf(sources[i]!)) }));
+    return { separator, spec, outputs, dispose: () => (isModelBag(model) ? separator.dispose() : model.dispose()) };
+  } catch (e) {
+    if (!isModelBag(model)) await model.dispose();
+    throw e;
+  }
 }
 
 /**
@@ -197,7 +228,6 @@ async function separateFile(
   input: string,
   outDir: string,
   lane: Lane,
-  outputs: readonly StemOutput[],
   options: SeparateCommandOptions,
   signal: AbortSignal,
   board: ProgressBoard,
@@ -209,7 +239,7 @@ async function separateFile(
   let files: StemFiles | undefined;
   const reporter = board.reporter(basename(input));
   try {
-    prepared = await prepareInput(input, { sampleRate: lane.session.spec.sampleRate, signal });
+    prepared = await prepareInput(input, { sampleRate: lane.spec.sampleRate, signal });
     const { info } = prepared;
     const stream = lane.separator.stream(prepared.source, { signal, onProgress: (p) => reporter.update(p) });
     for await (const block of stream) {
@@ -218,8 +248,8 @@ async function separateFile(
         createdDir = await mkdir(folder, { recursive: true });
         files = await StemFiles.create({
           folder,
-          outputs,
-          inputRate: lane.session.spec.sampleRate,
+          outputs: lane.outputs,
+          inputRate: lane.spec.sampleRate,
           sampleRate: info.sampleRate,
           frames: prepared.frames,
           format: options.format,

@@ -64,6 +64,8 @@ export class OverlapAdd {
    * @param count - samples to add per row.
    * @param gains - per-sample gain, length ≥ `count`.
    * @param scale - a common factor (for example 1/shifts).
+   * @param rowScales - a further factor per row (a bag member's weight for each source);
+   *   rows whose factor is 0 are skipped. @defaultValue all 1
    * @throws RangeError when the span falls outside the accumulator or a buffer is short.
    */
   add(
@@ -74,6 +76,7 @@ export class OverlapAdd {
     count: number,
     gains: Float64Array,
     scale = 1,
+    rowScales?: ArrayLike<number>,
   ): void {
     const rel = at - this.#position;
     if (rel < 0 || rel + count > this.capacity) {
@@ -85,10 +88,23 @@ export class OverlapAdd {
       throw new RangeError(`source (${src.length} floats, row stride ${rowStride}) is too short for ${count} samples`);
     }
     if (gains.length < count) throw new RangeError(`gains length (${gains.length}) must be ≥ ${count}`);
+    if (rowScales !== undefined && rowScales.length < this.rows) {
+      throw new RangeError(`rowScales length (${rowScales.length}) must be ≥ the ${this.rows} rows`);
+    }
     if (this.#gain.length < count) this.#gain = new Float64Array(count);
     const g = this.#gain;
-    for (let i = 0; i < count; i++) g[i] = scale * gains[i]!;
+    let gainFor = Number.NaN; // the row factor `g` holds: none yet
     for (let r = 0; r < this.rows; r++) {
+      if (rowScales !== undefined) {
+        const rowScale = rowScales[r]!;
+        if (rowScale === 0) continue;
+        if (rowScale !== gainFor) {
+          gainFor = rowScale;
+          for (let i = 0; i < count; i++) g[i] = scale * rowScale * gains[i]!;
+        }
+      } else if (r === 0) {
+        for (let i = 0; i < count; i++) g[i] = scale * gains[i]!;
+      }
       const acc = this.#acc[r]!;
       const base = r * rowStride + srcOffset;
       for (let i = 0; i < count; i++) acc[rel + i]! += g[i]! * src[base + i]!;

@@ -5,11 +5,13 @@
  */
 import type { ModelSession, WindowInput, WindowOutput } from '../backends/backend.js';
 import type { PlanarAudio } from './audio.js';
+import { bagTotal, isModelBag, requiredMembers, validateBag, type ModelBag } from './bag.js';
 import { Chunker, type ChunkPlan } from './chunker.js';
 import { DEFAULT_OVERLAP, DEFAULT_SHIFTS, DEFAULT_TRANSITION_POWER, MAX_SHIFT_SAMPLES, NORM_EPSILON } from './constants.js';
-import { DemucsError } from './errors.js';
+import { DemucsError, describeValue } from './errors.js';
 import { loadWasmFft } from './fft.js';
 import { Istft } from './istft.js';
+import type { ModelSpec } from './model-spec.js';
 import { trackStats, type TrackStats } from './normalize.js';
 import { OverlapAdd } from './overlap-add.js';
 import { PythonRandom } from './rng.js';
@@ -46,6 +48,14 @@ export interface SeparatorOptions {
    * @defaultValue 1
    */
   readonly transitionPower?: number;
+  /**
+   * The stems to compute, by source name. The output holds only these (in the model's
+   * source order). With a {@link ModelBag}, members whose weight for every requested stem is
+   * 0 are never loaded or run; with one model the whole model still runs, and only the
+   * host-side work for the other stems is skipped.
+   * @defaultValue every source of the model
+   */
+  readonly stems?: readonly string[];
 }
 
 /** Progress of one separation, reported after each model window. */
@@ -60,6 +70,8 @@ export interface SeparationProgress {
   readonly elapsedSeconds: number;
   /** Estimated seconds left, from the mean window time; `undefined` before the first window. */
   readonly etaSeconds: number | undefined;
+  /** With a {@link ModelBag}: the member whose window just finished (`undefined` at the start). */
+  readonly member?: string | undefined;
 }
 
 /** Per-call options of {@link Separator.separate} and {@link Separator.stream}. */
@@ -112,14 +124,33 @@ export interface StreamInfo {
   readonly seed: number | bigint | undefined;
   /** Model windows the separation will run. */
   readonly windowsTotal: number;
+  /**
+   * The bag members that run, by name (one entry, the session, for a single model); members
+   * no requested stem needs are absent.
+   */
+  readonly members: readonly string[];
+  /**
+   * The shift draws of every member of a bag, in bag order, including members that do not
+   * run: upstream draws them all from one random stream, so skipping a member must not
+   * change the draws of the next. For a single model, `[shiftOffsets]`.
+   */
+  readonly memberShiftOffsets: readonly (readonly number[])[];
 }
 
-/** One shift pass: its padding and its chunk plan. */
+/** One shift pass of one model: its padding, its chunk plan and its weights. */
 interface Round {
   /** Zeros prepended to the track: `max_shift − offset`. */
   readonly pad: number;
   readonly plan: Chunker;
   next: number;
+  /** The member's session. */
+  readonly session: ModelSession;
+  /** The member's name, for progress events. */
+  readonly member: string;
+  /** 1 / the member's number of shift passes. */
+  readonly gain: number;
+  /** Per overlap-add row (source × channel): the member's weight / the source's total; `undefined` for a single model. */
+  readonly rowScales: Float64Array | undefined;
 }
 
 /** One model window scheduled for a round. */
@@ -155,25 +186,30 @@ const RESOLVED_DEFAULTS = Object.freeze({
  * ```
  */
 export class Separator {
-  /** The model session windows run on. */
-  readonly session: ModelSession;
-  /** Source names in output order. */
+  /** The model session windows run on; `undefined` for a {@link ModelBag}. */
+  readonly session: ModelSession | undefined;
+  /** The stems the output holds, in output order (all of the model's sources by default). */
   readonly sources: readonly string[];
+  /** Every source the model (or bag) produces, in its output order. */
+  readonly modelSources: readonly string[];
+  /** The bag, or a bag of one member wrapping the session. */
+  readonly #bag: ModelBag;
+  /** Indices into {@link Separator.modelSources} of {@link Separator.sources}. */
+  readonly #wanted: readonly number[];
+  /** Sessions of bag members, loaded on first use and owned by the separator. */
+  readonly #loaded = new Map<number, Promise<ModelSession>>();
+  readonly #segmentSeconds: number | undefined;
   readonly #shifts: number;
   readonly #seed: number | bigint | undefined;
   readonly #overlap: number;
   readonly #transitionPower: number;
-  /** Chunk length in samples. */
-  readonly #segment: number;
-  /** Model window length in samples (≥ the chunk length). */
-  readonly #window: number;
-
   /**
-   * @param session - a loaded model.
-   * @param options - shifts, seed, overlap, segment, transition power.
-   * @throws RangeError or TypeError for an invalid option, naming it and its value.
+   * @param model - a loaded model, or a {@link ModelBag} whose members are loaded when a
+   *   separation first needs them.
+   * @param options - shifts, seed, overlap, segment, transition power, stems.
+   * @throws RangeError or TypeError for an invalid option or bag, naming it and its value.
    */
-  constructor(session: ModelSession, options: SeparatorOptions = {}) {
+  constructor(model: ModelSession | ModelBag, options: SeparatorOptions = {}) {
     const o = { ...RESOLVED_DEFAULTS, ...stripUndefined(options) };
     if (!Number.isInteger(o.shifts) || o.shifts < 0) throw new RangeError(`shifts (${o.shifts}) must be an integer ≥ 0`);
     if (!(o.overlap >= 0 && o.overlap < 1)) throw new RangeError(`overlap (${o.overlap}) must be in [0, 1)`);
@@ -183,30 +219,89 @@ export class Separator {
     if (options.seed !== undefined && typeof options.seed !== 'bigint' && !Number.isSafeInteger(options.seed)) {
       throw new TypeError(`seed (${options.seed}) must be an integer or a bigint`);
     }
-    const spec = session.spec;
-    let segment = spec.segmentSamples;
-    if (options.segment !== undefined) {
-      if (!(options.segment > 0 && Number.isFinite(options.segment))) {
-        throw new RangeError(`segment (${options.segment}) must be a positive number of seconds`);
-      }
-      // `int(model.samplerate * segment)`; the epsilon keeps 7.8 s at 343980 samples.
-      segment = Math.floor(options.segment * spec.sampleRate + 1e-6);
-      if (!spec.dynamicSegment && segment > spec.segmentSamples) {
-        throw new RangeError(
-          `segment (${options.segment} s = ${segment} samples) must not exceed the model's window of ` +
-            `${spec.segmentSamples} samples (${(spec.segmentSamples / spec.sampleRate).toFixed(2)} s)`,
-        );
-      }
-      if (segment < 4096) throw new RangeError(`segment (${options.segment} s) must be at least 4096 samples`);
+    if (options.segment !== undefined && !(options.segment > 0 && Number.isFinite(options.segment))) {
+      throw new RangeError(`segment (${options.segment}) must be a positive number of seconds`);
     }
-    this.session = session;
-    this.sources = spec.sources;
+    if (isModelBag(model)) {
+      validateBag(model);
+      this.session = undefined;
+      this.#bag = model;
+    } else {
+      this.session = model;
+      const session = model;
+      this.#bag = { sources: model.spec.sources, members: [{ name: 'model', weights: model.spec.sources.map(() => 1), load: () => Promise.resolve(session) }] };
+      this.#loaded.set(0, Promise.resolve(model));
+      windowLengths(model.spec, options.segment); // validates the segment now
+    }
+    this.modelSources = this.#bag.sources;
+    const wanted = options.stems === undefined ? this.modelSources.map((_, i) => i) : options.stems.map((name) => {
+      const i = this.modelSources.indexOf(name);
+      if (i < 0) throw new RangeError(`stems: unknown stem ${describeValue(name)} (the model has ${this.modelSources.join(', ')})`);
+      return i;
+    });
+    if (wanted.length === 0) throw new RangeError('stems: the list is empty');
+    this.#wanted = [...new Set(wanted)].sort((a, b) => a - b);
+    this.sources = this.#wanted.map((i) => this.modelSources[i]!);
     this.#shifts = o.shifts;
     this.#seed = options.seed;
     this.#overlap = o.overlap;
     this.#transitionPower = o.transitionPower;
-    this.#segment = segment;
-    this.#window = spec.dynamicSegment ? segment : spec.segmentSamples;
+    this.#segmentSeconds = options.segment;
+  }
+
+  /**
+   * The bag members the requested stems need, by name, in bag order (for a single model,
+   * one entry).
+   */
+  get members(): readonly string[] {
+    return requiredMembers(this.#bag, this.#wanted).map((m) => this.#bag.members[m]!.name);
+  }
+
+  /**
+   * Loads the members the requested stems need (once; a single model is already loaded) and
+   * returns the model description they share: sample rate, window, sources.
+   *
+   * @returns the spec of the first member that runs.
+   * @throws as the members' `load`, or DemucsError `ERR_MODEL_SHAPE` when members disagree.
+   */
+  async spec(): Promise<ModelSpec> {
+    return (await this.#sessions(requiredMembers(this.#bag, this.#wanted)))[0]!.spec;
+  }
+
+  /**
+   * Disposes the sessions of bag members this separator loaded. A session passed to the
+   * constructor belongs to the caller and is left alone. Safe to call more than once.
+   */
+  async dispose(): Promise<void> {
+    if (this.session !== undefined) return;
+    const loaded = [...this.#loaded.values()];
+    this.#loaded.clear();
+    await Promise.all(loaded.map(async (p) => (await p.catch(() => undefined))?.dispose()));
+  }
+
+  /** Loads (once) the sessions of the given members, one after another, and checks they agree. */
+  async #sessions(members: readonly number[]): Promise<ModelSession[]> {
+    const sessions: ModelSession[] = [];
+    for (const m of members) {
+      let p = this.#loaded.get(m);
+      if (p === undefined) {
+        p = this.#bag.members[m]!.load();
+        this.#loaded.set(m, p);
+        p.catch(() => this.#loaded.delete(m));
+      }
+      const session = await p;
+      const first = sessions[0]?.spec ?? session.spec;
+      const spec = session.spec;
+      if (spec.sources.length !== this.modelSources.length || spec.sampleRate !== first.sampleRate || spec.segmentSamples !== first.segmentSamples || spec.dynamicSegment !== first.dynamicSegment) {
+        throw new DemucsError(
+          'ERR_MODEL_SHAPE',
+          `bag member ${this.#bag.members[m]!.name} does not match the bag: ${spec.sources.length} sources at ${spec.sampleRate} Hz, ` +
+            `window ${spec.segmentSamples}; expected ${this.modelSources.length} sources at ${first.sampleRate} Hz, window ${first.segmentSamples}`,
+        );
+      }
+      sessions.push(session);
+    }
+    return sessions;
   }
 
   /**
@@ -256,19 +351,21 @@ export class Separator {
     return Object.defineProperty(generator, 'info', { get: () => holder.info, enumerable: true }) as StemStream;
   }
 
-  #drawShifts(options: SeparateOptions): { offsets: number[]; seed: number | bigint | undefined } {
+  /** Shift draws for every member of the bag, in bag order, from one random stream as upstream. */
+  #drawShifts(options: SeparateOptions): { offsets: number[][]; seed: number | bigint | undefined } {
+    const members = this.#bag.members.length;
     if (options.shiftOffsets !== undefined) {
       options.shiftOffsets.forEach((s, i) => {
         if (!Number.isInteger(s) || s < 0 || s > MAX_SHIFT_SAMPLES) {
           throw new RangeError(`shiftOffsets[${i}] (${s}) must be an integer in [0, ${MAX_SHIFT_SAMPLES}]`);
         }
       });
-      return { offsets: [...options.shiftOffsets], seed: undefined };
+      return { offsets: Array.from({ length: members }, () => [...options.shiftOffsets!]), seed: undefined };
     }
-    if (this.#shifts === 0) return { offsets: [], seed: undefined };
+    if (this.#shifts === 0) return { offsets: Array.from({ length: members }, () => []), seed: undefined };
     const seed = this.#seed ?? randomSeed();
     const rng = new PythonRandom(seed);
-    return { offsets: Array.from({ length: this.#shifts }, () => rng.randint(0, MAX_SHIFT_SAMPLES)), seed };
+    return { offsets: Array.from({ length: members }, () => Array.from({ length: this.#shifts }, () => rng.randint(0, MAX_SHIFT_SAMPLES))), seed };
   }
 
   async *#run(
@@ -278,7 +375,11 @@ export class Separator {
   ): AsyncGenerator<StemBlock, void, undefined> {
     const self = this as Separator;
     const { signal, onProgress } = options;
-    const spec = self.session.spec;
+    const bag = self.#bag;
+    const active = requiredMembers(bag, self.#wanted);
+    const sessions = await self.#sessions(active);
+    const spec = sessions[0]!.spec;
+    const { segment, window: W } = windowLengths(spec, self.#segmentSeconds);
     if (source.sampleRate !== spec.sampleRate) {
       throw new DemucsError(
         'ERR_SAMPLE_RATE',
@@ -289,23 +390,34 @@ export class Separator {
       throw new RangeError(`audio has ${source.channelCount} channels; give 1 or 2 (map more channels to stereo first)`);
     }
     if (source.frames < 1) throw new DemucsError('ERR_AUDIO_EMPTY', 'audio has no frames');
-    const { offsets, seed } = self.#drawShifts(options);
+    const { offsets: memberOffsets, seed } = self.#drawShifts(options);
     const [stats] = await Promise.all([trackStats(source, signal === undefined ? {} : { signal }), loadWasmFft()]);
     const L = source.frames;
-    const S = self.sources.length;
-    const W = self.#window;
-    const segment = self.#segment;
-    const rounds: Round[] = (offsets.length === 0 ? [0] : offsets.map((s) => MAX_SHIFT_SAMPLES - s)).map((pad) => ({
-      pad,
-      plan: new Chunker(L + pad, { segment, overlap: self.#overlap, transitionPower: self.#transitionPower }),
-      next: 0,
-    }));
+    const S = self.modelSources.length;
+    const wanted = self.#wanted;
+    const single = self.session !== undefined;
+    const rounds: Round[] = active.flatMap((m, a) => {
+      const offsets = memberOffsets[m]!;
+      const pads = offsets.length === 0 ? [0] : offsets.map((s) => MAX_SHIFT_SAMPLES - s);
+      const member = bag.members[m]!;
+      // Upstream: est[k] = Σ_m W[m][k] · out_m[k] / Σ_m W[m][k], each out_m averaged over its shifts.
+      const rowScales = single ? undefined : Float64Array.from({ length: S * 2 }, (_, r) => (wanted.includes(r >> 1) ? member.weights[r >> 1]! / bagTotal(bag, r >> 1) : 0));
+      return pads.map((pad) => ({
+        pad,
+        plan: new Chunker(L + pad, { segment, overlap: self.#overlap, transitionPower: self.#transitionPower }),
+        next: 0,
+        session: sessions[a]!,
+        member: member.name,
+        gain: 1 / pads.length,
+        rowScales,
+      }));
+    });
     const windowsTotal = rounds.reduce((n, r) => n + r.plan.chunks.length, 0);
-    holder.info = { stats, shiftOffsets: offsets, seed, windowsTotal };
+    const shiftOffsets = single ? memberOffsets[0]! : memberOffsets.flat();
+    holder.info = { stats, shiftOffsets, seed, windowsTotal, members: active.map((m) => bag.members[m]!.name), memberShiftOffsets: memberOffsets };
 
     const scale = stats.std + NORM_EPSILON;
     const mean = stats.mean;
-    const roundGain = 1 / rounds.length;
     const stft = new Stft(W);
     const istft = new Istft(W);
     const ola = new OverlapAdd(S * 2, segment);
@@ -362,7 +474,7 @@ export class Separator {
 
     const blocks: StemBlock[] = [];
     const emit = (rows: readonly Float64Array[], start: number, count: number): void => {
-      const stems = Array.from({ length: S }, (_, s) =>
+      const stems = wanted.map((s) =>
         [0, 1].map((c) => {
           const acc = rows[s * 2 + c]!;
           const out = new Float32Array(count);
@@ -376,7 +488,7 @@ export class Separator {
     const finish = (job: Job, output: WindowOutput): void => {
       const { chunk, round } = job;
       const specLength = istft.specLength;
-      for (let s = 0; s < S; s++) {
+      for (const s of wanted) {
         istft.inverse(
           output.spec.subarray(s * specLength, (s + 1) * specLength),
           result.subarray(s * 2 * W, (s + 1) * 2 * W),
@@ -388,7 +500,7 @@ export class Separator {
       const count = chunk.length - skip;
       round.plan.normalizedWeights(chunk.index, gains);
       if (count > 0) {
-        ola.add(chunk.offset + skip - round.pad, result, W, chunk.trim + skip, count, gains.subarray(skip), roundGain);
+        ola.add(chunk.offset + skip - round.pad, result, W, chunk.trim + skip, count, gains.subarray(skip), round.gain, round.rowScales);
       }
       frontier[rounds.indexOf(round)] = frontierAfter(round, chunk);
       ola.drain(Math.min(...frontier), emit);
@@ -396,7 +508,7 @@ export class Separator {
 
     const started = performance.now();
     let done = 0;
-    const report = () => {
+    const report = (member?: string) => {
       if (onProgress === undefined) return;
       const elapsedSeconds = (performance.now() - started) / 1000;
       onProgress({
@@ -405,6 +517,7 @@ export class Separator {
         fraction: done / windowsTotal,
         elapsedSeconds,
         etaSeconds: done === 0 ? undefined : (elapsedSeconds / done) * (windowsTotal - done),
+        ...(single ? {} : { member }),
       });
     };
     report();
@@ -419,7 +532,7 @@ export class Separator {
     try {
       while (job !== undefined && input !== undefined) {
         signal?.throwIfAborted();
-        const running = self.session.run([input], signal);
+        const running = job.round.session.run([input], signal);
         pending = running;
         running.catch(() => undefined); // awaited below; avoid an unhandled rejection on early exit
         const nextJobValue = nextJob();
@@ -430,7 +543,7 @@ export class Separator {
         if (output === undefined) throw new DemucsError('ERR_INFERENCE', 'the model session returned no output');
         finish(job, output);
         done++;
-        report();
+        report(job.round.member);
         for (const block of blocks.splice(0)) yield block;
         job = nextJobValue;
         input = nextInput;
@@ -446,6 +559,27 @@ export class Separator {
 export interface StemStream extends AsyncGenerator<StemBlock, void, undefined> {
   /** Set once the first pass is done, before the first block is yielded. */
   readonly info: StreamInfo | undefined;
+}
+
+/**
+ * The chunk length and model window for a model and an optional `segment` in seconds.
+ *
+ * @throws RangeError when the segment exceeds a fixed model window or is under 4096 samples.
+ */
+function windowLengths(spec: ModelSpec, segmentSeconds: number | undefined): { segment: number; window: number } {
+  let segment = spec.segmentSamples;
+  if (segmentSeconds !== undefined) {
+    // `int(model.samplerate * segment)`; the epsilon keeps 7.8 s at 343980 samples.
+    segment = Math.floor(segmentSeconds * spec.sampleRate + 1e-6);
+    if (!spec.dynamicSegment && segment > spec.segmentSamples) {
+      throw new RangeError(
+        `segment (${segmentSeconds} s = ${segment} samples) must not exceed the model's window of ` +
+          `${spec.segmentSamples} samples (${(spec.segmentSamples / spec.sampleRate).toFixed(2)} s)`,
+      );
+    }
+    if (segment < 4096) throw new RangeError(`segment (${segmentSeconds} s) must be at least 4096 samples`);
+  }
+  return { segment, window: spec.dynamicSegment ? segment : spec.segmentSamples };
 }
 
 function randomSeed(): number {

@@ -53,16 +53,34 @@ function node(n: NodeSpec): number[] {
   return [...n.inputs.flatMap((i) => str(1, i)), ...n.outputs.flatMap((o) => str(2, o)), ...str(4, n.op), ...attrs];
 }
 
+/** A constant tensor of the graph: float32 or int64 values with their dims. */
+export interface InitializerSpec {
+  readonly name: string;
+  readonly dims: readonly number[];
+  readonly float32?: readonly number[];
+  readonly int64?: readonly number[];
+}
+
+function initializer(t: InitializerSpec): number[] {
+  const raw =
+    t.float32 !== undefined
+      ? new Uint8Array(Float32Array.from(t.float32).buffer)
+      : new Uint8Array(BigInt64Array.from(t.int64!.map((v) => BigInt(v))).buffer);
+  // TensorProto: dims = 1, data_type = 2 (FLOAT 1, INT64 7), name = 8, raw_data = 9.
+  return [...t.dims.flatMap((d) => vint(1, d)), ...vint(2, t.float32 !== undefined ? 1 : 7), ...str(8, t.name), ...bytes(9, raw)];
+}
+
 /**
  * Encodes a model (IR version 8, opset 17) with the given nodes and graph signature.
  *
- * @param spec - nodes, inputs and outputs.
+ * @param spec - nodes, inputs, outputs and constant initializers.
  * @returns the `.onnx` bytes.
  */
-export function buildOnnxModel(spec: { nodes: NodeSpec[]; inputs: ValueSpec[]; outputs: ValueSpec[] }): Uint8Array {
+export function buildOnnxModel(spec: { nodes: NodeSpec[]; inputs: ValueSpec[]; outputs: ValueSpec[]; initializers?: InitializerSpec[] }): Uint8Array {
   const graph = [
     ...spec.nodes.flatMap((n) => bytes(1, node(n))),
     ...str(2, 'test'),
+    ...(spec.initializers ?? []).flatMap((t) => bytes(5, initializer(t))),
     ...spec.inputs.flatMap((i) => bytes(11, valueInfo(i))),
     ...spec.outputs.flatMap((o) => bytes(12, valueInfo(o))),
   ];
@@ -76,5 +94,52 @@ export function notHtdemucsModel(): Uint8Array {
     nodes: [{ op: 'ReduceMean', inputs: ['pixels'], outputs: ['logits'], attributes: { axes: [2, 3], keepdims: 0 } }],
     inputs: [{ name: 'pixels', dims: [1, 3, 8, 8] }],
     outputs: [{ name: 'logits', dims: [1, 3] }],
+  });
+}
+
+/** Options of {@link standinSeparationModel}. */
+export interface StandinModelOptions {
+  /** Window length in samples. @defaultValue 44100 */
+  readonly segment?: number;
+  /** Per source: the factor on the waveform input that forms the time-branch output. */
+  readonly waveGains: readonly number[];
+  /** Per source: the factor on the spectrogram input that forms the spectral output. */
+  readonly specGains: readonly number[];
+}
+
+/**
+ * A linear stand-in with HTDemucs's I/O signature and S = `waveGains.length` sources:
+ * time output `[1,S,2,L]` = waveGains[s] · wave, spectral output `[1,S,4,2048,T]` =
+ * specGains[s] · spec. Through the host pipeline, source s comes out as about
+ * `(waveGains[s] + specGains[s]) · mix`.
+ *
+ * @param options - window length and gains.
+ * @returns the `.onnx` bytes.
+ */
+export function standinSeparationModel(options: StandinModelOptions): Uint8Array {
+  const L = options.segment ?? 44100;
+  const T = Math.ceil(L / 1024);
+  const S = options.waveGains.length;
+  if (options.specGains.length !== S) throw new RangeError('waveGains and specGains differ in length');
+  return buildOnnxModel({
+    nodes: [
+      { op: 'Unsqueeze', inputs: ['wave', 'axis1'], outputs: ['wave5'] },
+      { op: 'Mul', inputs: ['wave5', 'wave_gains'], outputs: ['time_out'] },
+      { op: 'Unsqueeze', inputs: ['spec', 'axis1'], outputs: ['spec5'] },
+      { op: 'Mul', inputs: ['spec5', 'spec_gains'], outputs: ['spec_out'] },
+    ],
+    inputs: [
+      { name: 'wave', dims: [1, 2, L] },
+      { name: 'spec', dims: [1, 4, 2048, T] },
+    ],
+    outputs: [
+      { name: 'spec_out', dims: [1, S, 4, 2048, T] },
+      { name: 'time_out', dims: [1, S, 2, L] },
+    ],
+    initializers: [
+      { name: 'axis1', dims: [1], int64: [1] },
+      { name: 'wave_gains', dims: [1, S, 1, 1], float32: options.waveGains },
+      { name: 'spec_gains', dims: [1, S, 1, 1, 1], float32: options.specGains },
+    ],
   });
 }
