@@ -60,3 +60,4 @@ export type { Backend, LoadOptions, ModelSession, ModelSource, WindowInput, Wind
 export { mixStemOutput, selectStems, type StemOutput, type StemSelection } from './core/stem-selection.js';
 export { bagTotal, isModelBag, requiredMembers, validateBag, type BagMember, type ModelBag } from './core/bag.js';
 export { BAG_MANIFEST_FORMAT, parseBagManifest, type BagManifest, type BagManifestMember } from './core/manifest.js';
+export { readOnnxMetadata, sourcesFromMetadata, type AsyncByteReader } from './core/onnx-metadata.js';

@@ -135,7 +135,9 @@ export async function runSeparate(
   const board = createProgressBoard(mode, io.stderr);
   let exitCode: number = EXIT.OK;
   try {
-    const backend = new OrtNodeBackend(backendOptions(options.threads, jobs, cache));
+    // Several sessions in one process (jobs, or a bag's members) must not spin-wait.
+    const sessionsShareCores = jobs > 1 || extname(model.path).toLowerCase() === '.json';
+    const backend = new OrtNodeBackend({ ...backendOptions(options.threads, jobs, cache), spinning: !sessionsShareCores });
     for (let j = 0; j < jobs; j++) lanes.push(await openLane(model.path, backend, options));
     let next = 0;
     const runLane = async (lane: Lane): Promise<void> => {

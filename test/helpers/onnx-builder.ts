@@ -76,7 +76,14 @@ function initializer(t: InitializerSpec): number[] {
  * @param spec - nodes, inputs, outputs and constant initializers.
  * @returns the `.onnx` bytes.
  */
-export function buildOnnxModel(spec: { nodes: NodeSpec[]; inputs: ValueSpec[]; outputs: ValueSpec[]; initializers?: InitializerSpec[] }): Uint8Array {
+export function buildOnnxModel(spec: {
+  nodes: NodeSpec[];
+  inputs: ValueSpec[];
+  outputs: ValueSpec[];
+  initializers?: InitializerSpec[];
+  /** `metadata_props` entries (ModelProto field 14). */
+  metadata?: Readonly<Record<string, string>>;
+}): Uint8Array {
   const graph = [
     ...spec.nodes.flatMap((n) => bytes(1, node(n))),
     ...str(2, 'test'),
@@ -85,7 +92,8 @@ export function buildOnnxModel(spec: { nodes: NodeSpec[]; inputs: ValueSpec[]; o
     ...spec.outputs.flatMap((o) => bytes(12, valueInfo(o))),
   ];
   const opset = [...str(1, ''), ...vint(2, 17)];
-  return Uint8Array.from([...vint(1, 8), ...str(2, 'demucs-mobile-tests'), ...bytes(7, graph), ...bytes(8, opset)]);
+  const metadata = Object.entries(spec.metadata ?? {}).flatMap(([k, v]) => bytes(14, [...str(1, k), ...str(2, v)]));
+  return Uint8Array.from([...vint(1, 8), ...str(2, 'demucs-mobile-tests'), ...bytes(7, graph), ...bytes(8, opset), ...metadata]);
 }
 
 /** An image-classifier-shaped model: one input [1, 3, 8, 8], output its ReduceMean [1, 3]. Not HTDemucs. */
@@ -105,6 +113,8 @@ export interface StandinModelOptions {
   readonly waveGains: readonly number[];
   /** Per source: the factor on the spectrogram input that forms the spectral output. */
   readonly specGains: readonly number[];
+  /** ONNX `metadata_props` to store. */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -141,5 +151,6 @@ export function standinSeparationModel(options: StandinModelOptions): Uint8Array
       { name: 'wave_gains', dims: [1, S, 1, 1], float32: options.waveGains },
       { name: 'spec_gains', dims: [1, S, 1, 1, 1], float32: options.specGains },
     ],
+    ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
   });
 }
