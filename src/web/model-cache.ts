@@ -251,6 +251,7 @@ async function download(url: URL, signal: AbortSignal | undefined, onProgress: F
         signal?.throwIfAborted();
         throw new DemucsError('ERR_MODEL_DOWNLOAD', `downloading the model from ${url.href} failed after ${loaded} bytes: ${errorText(cause)}`, { cause });
       }
+      signal?.throwIfAborted();
       if (chunk.done) break;
       const piece = chunk.value;
       if (loaded + piece.byteLength > buffer.byteLength) {
