@@ -84,7 +84,7 @@ export interface OrtWebBackendOptions {
   /**
    * An onnxruntime-web module already imported by the host (`import * as ort from
    * 'onnxruntime-web'`), used instead of importing it here.
-   * @defaultValue `await import('onnxruntime-web')`
+   * @defaultValue `await import('onnxruntime-web/wasm')` for WebAssembly, `await import('onnxruntime-web')` for WebGPU
    */
   readonly ort?: unknown;
   /**
@@ -129,24 +129,38 @@ interface OrtState {
 }
 
 const states = new WeakMap<object, OrtState>();
-let importing: Promise<OrtWeb> | undefined;
+const importing = new Map<OrtBuild, Promise<OrtWeb>>();
 
 /**
- * Imports onnxruntime-web once.
+ * Which onnxruntime-web build a provider loads: `'wasm'` is `onnxruntime-web/wasm`, the
+ * WebAssembly-only build; `'webgpu'` is `onnxruntime-web`, which adds WebGPU (JSEP). The
+ * WebAssembly-only build is the one used for the CPU: it is smaller (14 MB of WebAssembly
+ * instead of 28 MB) and measured faster on the CPU (docs/benchmarks.md).
  *
  * @internal
  */
-export function loadOrtWeb(): Promise<OrtWeb> {
-  importing ??= (async () => {
-    try {
-      const mod = (await import('onnxruntime-web')) as { default?: unknown };
-      return (mod.default ?? mod) as OrtWeb;
-    } catch (cause) {
-      importing = undefined;
-      throw new DemucsError('ERR_RUNTIME_MISSING', 'onnxruntime-web is not installed; install it with `npm install onnxruntime-web`', { cause });
-    }
-  })();
-  return importing;
+export type OrtBuild = 'wasm' | 'webgpu';
+
+/**
+ * Imports an onnxruntime-web build once.
+ *
+ * @internal
+ */
+export function loadOrtWeb(build: OrtBuild): Promise<OrtWeb> {
+  let promise = importing.get(build);
+  if (promise === undefined) {
+    promise = (async () => {
+      try {
+        const mod = (build === 'wasm' ? await import('onnxruntime-web/wasm') : await import('onnxruntime-web')) as { default?: unknown };
+        return (mod.default ?? mod) as OrtWeb;
+      } catch (cause) {
+        importing.delete(build);
+        throw new DemucsError('ERR_RUNTIME_MISSING', 'onnxruntime-web is not installed; install it with `npm install onnxruntime-web`', { cause });
+      }
+    })();
+    importing.set(build, promise);
+  }
+  return promise;
 }
 
 /** Whether WebAssembly threads can run here: a cross-origin isolated page, or a runtime without the concept (Node). */
@@ -244,15 +258,13 @@ export class OrtWebBackend implements Backend {
       throw new TypeError(`model must be a URL or the model bytes (got ${describeValue(model)})`);
     }
     signal?.throwIfAborted();
-    const ort = (this.#options.ort as OrtWeb | undefined) ?? (await loadOrtWeb());
-    let state = states.get(ort);
-    if (state === undefined) states.set(ort, (state = { ort, threads: undefined }));
 
     const fallbacks: ProviderFallback[] = [];
     const { isolated, threadsPossible } = isolation();
     const errors: string[] = [];
     for (const provider of this.#options.providers ?? DEFAULT_WEB_PROVIDERS) {
       signal?.throwIfAborted();
+      let gpuAdapter: unknown;
       const skip = (reason: string): void => {
         fallbacks.push({ provider, reason });
         errors.push(`${provider}: ${reason}`);
@@ -274,8 +286,13 @@ export class OrtWebBackend implements Backend {
           skip('navigator.gpu.requestAdapter() returned null (no usable GPU adapter)');
           continue;
         }
-        if (ort.env.webgpu !== undefined) ort.env.webgpu.adapter = adapter;
+        gpuAdapter = adapter;
       }
+      const ort = (this.#options.ort as OrtWeb | undefined) ?? (await loadOrtWeb(provider));
+      let state = states.get(ort);
+      if (state === undefined) states.set(ort, (state = { ort, threads: undefined }));
+      // Hand onnxruntime the adapter found here rather than have it ask again.
+      if (gpuAdapter !== undefined && ort.env.webgpu !== undefined) ort.env.webgpu.adapter = gpuAdapter;
       const threads = this.#configureThreads(state, provider, threadsPossible, isolated, fallbacks);
       try {
         const session = await ort.InferenceSession.create(bytes, {

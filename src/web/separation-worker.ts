@@ -26,7 +26,7 @@ export interface ServeSeparationOptions {
   /**
    * An onnxruntime-web module the worker imported itself (`import * as ort from
    * 'onnxruntime-web/wasm'`), used instead of a dynamic import.
-   * @defaultValue `await import('onnxruntime-web')`
+   * @defaultValue as {@link OrtWebBackendOptions.ort}
    */
   readonly ort?: unknown;
 }
