@@ -88,6 +88,13 @@ export interface OrtWebBackendOptions {
    */
   readonly ort?: unknown;
   /**
+   * Use WebGPU on a software adapter (SwiftShader, llvmpipe, a fallback adapter). Off, such an
+   * adapter is passed over with its reason: on it one htdemucs window did not finish in 10
+   * minutes where WebAssembly took under a minute (docs/benchmarks.md).
+   * @defaultValue false
+   */
+  readonly softwareGpu?: boolean;
+  /**
    * Raw onnxruntime session options, applied last (the execution provider is this backend's).
    * @defaultValue none
    */
@@ -174,6 +181,15 @@ interface GpuLike {
   requestAdapter(options?: object): Promise<unknown>;
 }
 
+/** A description of a CPU-emulated WebGPU adapter (SwiftShader, a fallback adapter), else undefined. */
+function softwareAdapter(adapter: unknown): string | undefined {
+  const a = adapter as { isFallbackAdapter?: boolean; info?: { isFallbackAdapter?: boolean; vendor?: string; architecture?: string; device?: string; description?: string } };
+  const info = a.info ?? {};
+  const name = [info.vendor, info.architecture, info.device, info.description].filter((x) => typeof x === 'string' && x !== '').join(' ');
+  if (a.isFallbackAdapter === true || info.isFallbackAdapter === true) return name === '' ? 'a fallback adapter' : name;
+  return /swiftshader|llvmpipe|lavapipe|software/i.test(name) ? name : undefined;
+}
+
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -187,7 +203,8 @@ function errorText(e: unknown): string {
  * Run it in a Web Worker (see {@link WebSeparator}): WebAssembly inference occupies the
  * thread it runs on for each window. Fallback order: each provider of
  * {@link OrtWebBackendOptions.providers} in turn; WebGPU is passed over when
- * `navigator.gpu` is missing, when `requestAdapter()` gives no adapter, or when the session
+ * `navigator.gpu` is missing, when `requestAdapter()` gives no adapter or only a software one
+ * (see {@link OrtWebBackendOptions.softwareGpu}), or when the session
  * cannot be created on it. WebAssembly runs with
  * {@link OrtWebBackendOptions.threads} threads when the page is cross-origin isolated and
  * with 1 otherwise.
@@ -284,6 +301,11 @@ export class OrtWebBackend implements Backend {
         }
         if (adapter === null || adapter === undefined) {
           skip('navigator.gpu.requestAdapter() returned null (no usable GPU adapter)');
+          continue;
+        }
+        const software = softwareAdapter(adapter);
+        if (software !== undefined && this.#options.softwareGpu !== true) {
+          skip(`the only GPU adapter is a software one (${software}), far slower than WebAssembly on the same CPU`);
           continue;
         }
         gpuAdapter = adapter;

@@ -17,6 +17,8 @@ export interface WorkerBackendOptions {
   readonly threads?: number;
   /** Where onnxruntime-web's files are served, absolute or relative to the page. */
   readonly wasmPaths?: WasmPaths;
+  /** Use WebGPU on a software adapter. */
+  readonly softwareGpu?: boolean;
 }
 
 /** What a separation is asked to work on. @internal */

@@ -65,6 +65,19 @@ describe('OrtWebBackend', () => {
     await failing.dispose();
   });
 
+  it('passes over a software adapter (SwiftShader) unless softwareGpu is set', async () => {
+    vi.stubGlobal('navigator', { hardwareConcurrency: 1, gpu: { requestAdapter: async () => ({ info: { vendor: 'google', architecture: 'swiftshader' } }) } });
+    const passed = await new OrtWebBackend({ ort: fakeOrt('works').ort }).load(STANDIN);
+    expect(passed.execution.provider).toBe('wasm');
+    expect(passed.execution.fallbacks).toEqual([
+      { provider: 'webgpu', reason: 'the only GPU adapter is a software one (google swiftshader), far slower than WebAssembly on the same CPU' },
+    ]);
+    await passed.dispose();
+    const forced = await new OrtWebBackend({ ort: fakeOrt('works').ort, softwareGpu: true }).load(STANDIN);
+    expect(forced.execution.provider).toBe('webgpu');
+    await forced.dispose();
+  });
+
   it('chooses WebGPU when the adapter and the session are there', async () => {
     vi.stubGlobal('navigator', { hardwareConcurrency: 1, gpu: { requestAdapter: async () => ({}) } });
     const { ort } = fakeOrt('works');
