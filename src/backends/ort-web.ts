@@ -142,7 +142,7 @@ const importing = new Map<OrtBuild, Promise<OrtWeb>>();
  * Which onnxruntime-web build a provider loads: `'wasm'` is `onnxruntime-web/wasm`, the
  * WebAssembly-only build; `'webgpu'` is `onnxruntime-web`, which adds WebGPU (JSEP). The
  * WebAssembly-only build is the one used for the CPU: it is smaller (14 MB of WebAssembly
- * instead of 28 MB) and measured faster on the CPU (docs/benchmarks.md).
+ * instead of 28 MB), loads htdemucs faster and has no slow first window (docs/benchmarks.md).
  *
  * @internal
  */
