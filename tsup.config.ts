@@ -56,6 +56,8 @@ export default defineConfig([
       node: 'src/node.ts',
       audio: 'src/audio.ts',
       quant: 'src/quant.ts',
+      web: 'src/web.ts',
+      'web-worker': 'src/web-worker.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,
@@ -67,7 +69,7 @@ export default defineConfig([
     external: ['onnxruntime-node', 'onnxruntime-common', 'onnxruntime-web'],
     noExternal: ['@echogarden/pffft-wasm'],
     esbuildPlugins: [pffftForBundlers],
-    // import.meta.url locates the worker script and PFFFT's binaries; shimmed in the CJS build.
+    // import.meta.url locates the worker scripts and PFFFT's binaries; shimmed in the CJS build.
     shims: true,
     onSuccess: copyAssets,
   },
