@@ -248,17 +248,56 @@ export interface CalibrationRunner {
   open(model: Uint8Array): Promise<CalibrationSession>;
 }
 
+/** The part of an onnxruntime tensor {@link ortCalibrationRunner} reads. */
+export interface OrtTensorLike {
+  /** The elements (a `Float32Array` for float32 outputs). */
+  readonly data: unknown;
+}
+
+/** The part of an onnxruntime `InferenceSession` {@link ortCalibrationRunner} uses. */
+export interface OrtInferenceSessionLike {
+  /**
+   * Runs the model.
+   *
+   * @param feeds - input tensors by name.
+   * @param fetches - the outputs to return.
+   * @returns the fetched outputs by name.
+   */
+  run(feeds: Record<string, never>, fetches: string[]): Promise<Record<string, OrtTensorLike>>;
+  /** Releases the session. */
+  release(): Promise<void>;
+}
+
+/** The part of `ort.InferenceSession` {@link ortCalibrationRunner} uses. */
+export interface OrtInferenceSessionFactoryLike {
+  /**
+   * Loads a model.
+   *
+   * @param model - the `.onnx` bytes.
+   * @param options - session options.
+   * @returns the session.
+   */
+  create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtInferenceSessionLike>;
+}
+
+/** The part of `ort.Tensor` {@link ortCalibrationRunner} uses. */
+export interface OrtTensorConstructorLike {
+  /**
+   * Wraps float32 data as a tensor.
+   *
+   * @param type - `'float32'`.
+   * @param data - the elements.
+   * @param dims - the shape.
+   */
+  new (type: 'float32', data: Float32Array, dims: readonly number[]): unknown;
+}
+
 /** The part of an onnxruntime module (`onnxruntime-node`, `-web`, `-react-native`) {@link ortCalibrationRunner} uses. */
 export interface OrtModuleLike {
   /** `ort.InferenceSession`. */
-  readonly InferenceSession: {
-    create(model: Uint8Array, options?: Record<string, unknown>): Promise<{
-      run(feeds: Record<string, never>, fetches: string[]): Promise<Record<string, { readonly data: unknown }>>;
-      release(): Promise<void>;
-    }>;
-  };
+  readonly InferenceSession: OrtInferenceSessionFactoryLike;
   /** `ort.Tensor`. */
-  readonly Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => unknown;
+  readonly Tensor: OrtTensorConstructorLike;
 }
 
 /**
