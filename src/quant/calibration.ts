@@ -15,7 +15,7 @@ import { arraySource } from '../core/source.js';
 import { Stft } from '../core/stft.js';
 import { TensorProto_DataType, TypeProto_TensorSchema, TypeProtoSchema, ValueInfoProtoSchema, type ModelProto } from './gen/onnx_pb.js';
 import { int8ActivationNames, type ActivationRange, type ActivationRanges, type Int8Options } from './int8.js';
-import { valueInfoDims, writeModel } from './onnx-io.js';
+import { makeNode, valueInfoDims, writeModel } from './onnx-io.js';
 
 /** One model window for calibration: the model's two inputs, and where the window came from. */
 export interface CalibrationWindow {
@@ -349,9 +349,10 @@ export interface ActivationRangeOptions extends Int8Options {
 
 /**
  * Measures the range of every activation that static quantization needs
- * ({@link int8ActivationNames}): the model runs once per window with those tensors added as
- * extra graph outputs, and the smallest and largest value of each over all windows is kept.
- * Windows run one at a time, so memory is one window's activations.
+ * ({@link int8ActivationNames}): the model runs once per window with a `ReduceMin` and a
+ * `ReduceMax` of each of those tensors added as extra graph outputs, and the smallest and
+ * largest value of each over all windows is kept. Windows run one at a time and only scalars
+ * leave the runtime, so memory stays near that of one ordinary window.
  *
  * @param model - the float32 model (left unchanged).
  * @param windows - calibration inputs ({@link buildCalibrationSet}).
@@ -372,21 +373,37 @@ export async function collectActivationRanges(
   if (windows.length === 0) throw new RangeError('windows must not be empty');
   const { spec, binding } = readModelReading(model);
   const names = int8ActivationNames(model, options);
-  const existing = new Set(graph.output.map((o) => o.name));
-  const extra = names.filter((n) => !existing.has(n));
-  const added = extra.map((name) =>
+  // Each activation's minimum and maximum are reduced in the graph and fetched as scalars:
+  // nothing large is copied out of the runtime or kept alive past its consumers.
+  const taken = new Set<string>([...graph.node.flatMap((n) => [...n.input, ...n.output]), ...graph.initializer.map((t) => t.name)]);
+  const fresh = (base: string) => {
+    let name = base;
+    for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
+    taken.add(name);
+    return name;
+  };
+  const probes = names.map((name) => ({ name, min: fresh(`${name}_calibration_min`), max: fresh(`${name}_calibration_max`) }));
+  const reducers = probes.flatMap((p) => [
+    makeNode({ opType: 'ReduceMin', name: `/calibration/${p.name}/ReduceMin`, inputs: [p.name], outputs: [p.min], attributes: { keepdims: 0n } }),
+    makeNode({ opType: 'ReduceMax', name: `/calibration/${p.name}/ReduceMax`, inputs: [p.name], outputs: [p.max], attributes: { keepdims: 0n } }),
+  ]);
+  const added = probes.flatMap((p) => [p.min, p.max]).map((name) =>
     create(ValueInfoProtoSchema, {
       name,
       type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: TensorProto_DataType.FLOAT }) } }),
     }),
   );
+  const nodeCount = graph.node.length;
+  graph.node.push(...reducers);
   graph.output.push(...added);
   let bytes: Uint8Array;
   try {
     bytes = writeModel(model);
   } finally {
     graph.output.splice(graph.output.length - added.length, added.length);
+    graph.node.splice(nodeCount, reducers.length);
   }
+  const fetches = probes.flatMap((p) => [p.min, p.max]);
   const waveName = graph.input[binding.waveInput]!.name;
   const specName = graph.input[binding.specInput]!.name;
   const ranges = new Map<string, { min: number; max: number }>();
@@ -405,23 +422,16 @@ export async function collectActivationRanges(
           { name: waveName, data: w.wave, dims: [1, 2, L] },
           { name: specName, data: w.spec, dims: [1, 4, spec.bins, T] },
         ],
-        names,
+        fetches,
       );
-      for (const name of names) {
-        const data = out[name]!;
-        let lo = Infinity;
-        let hi = -Infinity;
-        for (let i = 0; i < data.length; i++) {
-          const v = data[i]!;
-          if (v < lo) lo = v;
-          if (v > hi) hi = v;
+      for (const p of probes) {
+        const lo = out[p.min]?.[0];
+        const hi = out[p.max]?.[0];
+        if (lo === undefined || hi === undefined || !Number.isFinite(lo) || !Number.isFinite(hi)) {
+          throw new DemucsError('ERR_NON_FINITE', `activation ${JSON.stringify(p.name)} is not finite on calibration window ${done}`);
         }
-        if (!Number.isFinite(lo) || !Number.isFinite(hi)) {
-          if (data.length === 0) continue;
-          throw new DemucsError('ERR_NON_FINITE', `activation ${JSON.stringify(name)} is not finite on calibration window ${done}`);
-        }
-        const r = ranges.get(name);
-        if (r === undefined) ranges.set(name, { min: lo, max: hi });
+        const r = ranges.get(p.name);
+        if (r === undefined) ranges.set(p.name, { min: lo, max: hi });
         else {
           r.min = Math.min(r.min, lo);
           r.max = Math.max(r.max, hi);
