@@ -349,8 +349,9 @@ export interface ActivationRangeOptions extends Int8Options {
 
 /**
  * Measures the range of every activation that static quantization needs
- * ({@link int8ActivationNames}): the model runs once per window with a `ReduceMin` and a
- * `ReduceMax` of each of those tensors added as extra graph outputs, and the smallest and
+ * ({@link int8ActivationNames}): the model runs once per window with a `ReduceMin`, a
+ * `ReduceMax` and a `ReduceSum` (which catches NaN) of each of those tensors added as extra
+ * graph outputs, and the smallest and
  * largest value of each over all windows is kept. Windows run one at a time and only scalars
  * leave the runtime, so memory stays near that of one ordinary window.
  *
@@ -382,12 +383,19 @@ export async function collectActivationRanges(
     taken.add(name);
     return name;
   };
-  const probes = names.map((name) => ({ name, min: fresh(`${name}_calibration_min`), max: fresh(`${name}_calibration_max`) }));
+  const probes = names.map((name) => ({
+    name,
+    min: fresh(`${name}_calibration_min`),
+    max: fresh(`${name}_calibration_max`),
+    sum: fresh(`${name}_calibration_sum`),
+  }));
+  // onnxruntime's ReduceMin and ReduceMax skip NaN; the sum does not, so it flags bad values.
   const reducers = probes.flatMap((p) => [
     makeNode({ opType: 'ReduceMin', name: `/calibration/${p.name}/ReduceMin`, inputs: [p.name], outputs: [p.min], attributes: { keepdims: 0n } }),
     makeNode({ opType: 'ReduceMax', name: `/calibration/${p.name}/ReduceMax`, inputs: [p.name], outputs: [p.max], attributes: { keepdims: 0n } }),
+    makeNode({ opType: 'ReduceSum', name: `/calibration/${p.name}/ReduceSum`, inputs: [p.name], outputs: [p.sum], attributes: { keepdims: 0n } }),
   ]);
-  const added = probes.flatMap((p) => [p.min, p.max]).map((name) =>
+  const added = probes.flatMap((p) => [p.min, p.max, p.sum]).map((name) =>
     create(ValueInfoProtoSchema, {
       name,
       type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: TensorProto_DataType.FLOAT }) } }),
@@ -403,7 +411,7 @@ export async function collectActivationRanges(
     graph.output.splice(graph.output.length - added.length, added.length);
     graph.node.splice(nodeCount, reducers.length);
   }
-  const fetches = probes.flatMap((p) => [p.min, p.max]);
+  const fetches = probes.flatMap((p) => [p.min, p.max, p.sum]);
   const waveName = graph.input[binding.waveInput]!.name;
   const specName = graph.input[binding.specInput]!.name;
   const ranges = new Map<string, { min: number; max: number }>();
@@ -427,7 +435,8 @@ export async function collectActivationRanges(
       for (const p of probes) {
         const lo = out[p.min]?.[0];
         const hi = out[p.max]?.[0];
-        if (lo === undefined || hi === undefined || !Number.isFinite(lo) || !Number.isFinite(hi)) {
+        const sum = out[p.sum]?.[0];
+        if (lo === undefined || hi === undefined || sum === undefined || !Number.isFinite(lo) || !Number.isFinite(hi) || !Number.isFinite(sum)) {
           throw new DemucsError('ERR_NON_FINITE', `activation ${JSON.stringify(p.name)} is not finite on calibration window ${done}`);
         }
         const r = ranges.get(p.name);
