@@ -85,8 +85,9 @@ export interface Float16Options {
   readonly keepFloat32?: readonly (string | RegExp)[];
   /**
    * Float weights (initializers and `Constant` values) with fewer elements stay float32 in
-   * `'weights'` mode: they cost nothing in size, and small tensors are often epsilons and
-   * scales.
+   * `'weights'` mode (they cost nothing in size, and small tensors are often epsilons and
+   * scales); in `'full'` mode, the float32 tensors of the float32 nodes with at least this many
+   * elements that float16 represents exactly are stored as float16 behind a Cast.
    * @defaultValue 16
    */
   readonly minElements?: number;
@@ -278,7 +279,12 @@ function toFloat16Weights(graph: GraphProto, keep: (node: NodeProto) => boolean,
 
 type Precision = 'fp16' | 'fp32' | 'none';
 
-function toFloat16Full(graph: GraphProto, keep: (node: NodeProto) => boolean, tally: Tally): { fp16: number; fp32: Record<string, number> } {
+function toFloat16Full(
+  graph: GraphProto,
+  keep: (node: NodeProto) => boolean,
+  minElements: number,
+  tally: Tally,
+): { fp16: number; fp32: Record<string, number> } {
   topologicalSort(graph);
   const types = inferElementTypes(graph);
   const isFloat = (v: string) => v !== '' && types.get(v) === FLOAT;
@@ -378,7 +384,26 @@ function toFloat16Full(graph: GraphProto, keep: (node: NodeProto) => boolean, ta
     tally.flushed += half.flushed;
     return half.tensor;
   });
-  for (const t of graph.initializer) if (t.dataType === FLOAT) tally.kept++;
+  // Float32 sources that float16 holds exactly (zeros canvases, small integers) are stored as
+  // float16 all the same, behind a Cast back to float32 that the runtime folds at load.
+  const graphInputNames = new Set(graph.input.map((v) => v.name));
+  const exactCasts: NodeProto[] = [];
+  const storeExactly = (t: TensorProto, value: string): TensorProto | undefined => {
+    if (t.dataType !== FLOAT || tensorElementCount(t) < minElements || graphInputNames.has(value)) return undefined;
+    const half = float16Tensor(t, t.name === '' ? '' : names.fresh(`${t.name}_fp16`));
+    if (!half.exact) return undefined;
+    tally.converted++;
+    tally.elements += tensorElementCount(t);
+    tally.casts++;
+    return half.tensor;
+  };
+  graph.initializer = graph.initializer.map((t) => {
+    if (t.dataType !== FLOAT) return t;
+    const half = storeExactly(t, t.name);
+    if (half === undefined) return (tally.kept++, t);
+    exactCasts.push(castNode(`${NODE_PREFIX}${t.name}/Cast`, half.name, t.name, FLOAT));
+    return half;
+  });
 
   // Casts, one per value and target precision, and the float16 nodes' type attributes.
   const casts = new Map<string, string>();
@@ -409,7 +434,15 @@ function toFloat16Full(graph: GraphProto, keep: (node: NodeProto) => boolean, ta
         tally.clamped += half.clamped;
         tally.flushed += half.flushed;
       } else if (t !== undefined && t.dataType === FLOAT) {
-        tally.kept++;
+        const half = storeExactly(t, out);
+        if (half === undefined) {
+          tally.kept++;
+        } else {
+          node.attribute.find((a) => a.name === 'value')!.t = half;
+          const stored = names.fresh(`${out}_fp16`);
+          node.output[0] = stored;
+          exactCasts.push(castNode(`${NODE_PREFIX}${node.name === '' ? out : node.name}/Cast`, stored, out, FLOAT));
+        }
       }
       continue;
     }
@@ -442,7 +475,7 @@ function toFloat16Full(graph: GraphProto, keep: (node: NodeProto) => boolean, ta
     const type = v.type?.value;
     if (type?.case === 'tensorType' && home.get(v.name) === FLOAT16) type.value.elemType = FLOAT16;
   }
-  graph.node.push(...inserted);
+  graph.node.push(...exactCasts, ...inserted);
   tally.casts += inserted.length;
   topologicalSort(graph);
   return { fp16: fp16Nodes, fp32: fp32Nodes };
@@ -500,7 +533,7 @@ export function toFloat16(model: ModelProto, options: Float16Options = {}): Floa
   const tally: Tally = { converted: 0, elements: 0, kept: 0, clamped: 0, flushed: 0, casts: 0 };
   let nodes: { fp16: number; fp32: Record<string, number> } = { fp16: 0, fp32: {} };
   if (mode === 'weights') toFloat16Weights(graph, keep, minElements, tally);
-  else nodes = toFloat16Full(graph, keep, tally);
+  else nodes = toFloat16Full(graph, keep, minElements, tally);
   model.metadataProps.push(create(StringStringEntryProtoSchema, { key: FLOAT16_METADATA_KEY, value: JSON.stringify({ mode }) }));
   return Object.freeze({
     mode,
