@@ -1,5 +1,5 @@
 /**
- * `demucs-mobile model retarget` and `demucs-mobile model inspect`.
+ * `demucs-mobile model retarget`, `model fp16`, `model int8` and `model inspect`.
  *
  * @internal
  */
@@ -7,9 +7,15 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DemucsError } from '../core/errors.js';
+import type { PlanarAudio } from '../core/audio.js';
+import { loadOrtNode } from '../backends/ort-node.js';
+import { buildCalibrationSet, collectActivationRanges, modelSpecOf, ortCalibrationRunner, type OrtModuleLike } from '../quant/calibration.js';
+import { toFloat16, type Float16Mode } from '../quant/fp16.js';
 import { inspectModel, type ModelInspection } from '../quant/inspect.js';
+import { quantizeInt8 } from '../quant/int8.js';
 import { readModel, writeModel } from '../quant/onnx-io.js';
 import { MIN_SEGMENT_SAMPLES, retargetSegment } from '../quant/retarget.js';
+import { prepareInput } from '../node/prepare-input.js';
 import type { CommandIo } from './separate.js';
 
 function parseSamples(value: string): number | 'dynamic' {
@@ -45,6 +51,31 @@ async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
+function parsePositiveInt(name: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
+      throw new InvalidArgumentError(`${name} must be a positive integer (got ${JSON.stringify(value)})`);
+    }
+    return n;
+  };
+}
+
+/** A whole audio file at the model's rate, in memory (calibration songs are a few minutes). */
+async function readAudio(path: string, sampleRate: number): Promise<PlanarAudio> {
+  const prepared = await prepareInput(path, { sampleRate });
+  try {
+    const { source } = prepared;
+    const channels = Array.from({ length: source.channelCount }, () => new Float32Array(source.frames));
+    await source.read(0, channels);
+    return { sampleRate, channels };
+  } finally {
+    await prepared.dispose();
+  }
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
 function formatInspection(path: string, info: ModelInspection): string {
   const lines: [string, string][] = [['model', `${path}${info.fileBytes === undefined ? '' : ` (${mb(info.fileBytes)})`}`]];
   if (info.htdemucs) {
@@ -72,7 +103,7 @@ function formatInspection(path: string, info: ModelInspection): string {
 }
 
 /**
- * Adds the `model` command group (`retarget`, `inspect`) to the program.
+ * Adds the `model` command group (`retarget`, `fp16`, `int8`, `inspect`) to the program.
  *
  * @param program - the `demucs-mobile` program.
  * @param io - console streams.
@@ -113,6 +144,86 @@ export function registerModelCommands(program: Command, io: CommandIo): void {
         `wrote ${o.out} (${mb(out.byteLength)}): ${what}\n` +
           `  ${report.constantsVerified} constants verified bit for bit at 343980 samples and replaced; ${report.ioDimsEdited} I/O dims; ` +
           `${report.insertedNodes.length} nodes inserted (${report.nodeCount} nodes) in ${seconds.toFixed(1)} s\n`,
+      );
+    });
+
+  model
+    .command('fp16')
+    .description('convert a model to float16: weights only (half the file, float32 compute) or full float16 compute')
+    .argument('<in.onnx>', 'a float32 HTDemucs model (retarget it first if you want another window length)')
+    .addOption(new Option('--mode <mode>', 'weights: float16 storage, cast to float32 at load; full: float16 compute with a float32 block list').choices(['weights', 'full']).default('weights'))
+    .requiredOption('-o, --out <out.onnx>', 'output model file (written to a temporary name, then renamed)')
+    .option('--json', 'print the report as JSON', false)
+    .action(async (input: string, o: { mode: Float16Mode; out: string; json: boolean }) => {
+      const started = performance.now();
+      const bytes = await readModelFile(input);
+      const m = readModel(bytes);
+      modelSpecOf(m); // refuse what is not HTDemucs before converting anything
+      const report = toFloat16(m, { mode: o.mode });
+      const out = writeModel(m);
+      await writeAtomically(o.out, out);
+      const seconds = (performance.now() - started) / 1000;
+      if (o.json) {
+        io.stdout.write(`${JSON.stringify({ input, output: o.out, bytes: out.byteLength, inputBytes: bytes.byteLength, seconds, ...report })}\n`);
+        return;
+      }
+      const kept = Object.entries(report.float32Nodes).map(([op, n]) => `${op} ${n}`).join(', ');
+      const what =
+        report.mode === 'weights'
+          ? `float16 weights, cast to float32 at load`
+          : `float16 compute: ${report.float16Nodes} nodes in float16, kept in float32: ${kept === '' ? 'none' : kept}`;
+      io.stdout.write(
+        `wrote ${o.out} (${mb(out.byteLength)}, was ${mb(bytes.byteLength)}): ${what}\n` +
+          `  ${report.tensorsConverted} weight tensors (${count(report.elementsConverted)} values) stored as float16, ${report.tensorsKept} kept float32, ` +
+          `${report.clamped} values clamped to ±65504; ${report.castsInserted} casts inserted (${report.nodeCount} nodes) in ${seconds.toFixed(1)} s\n`,
+      );
+    });
+
+  model
+    .command('int8')
+    .description('quantize a model to int8: dynamic (CPU), or static QDQ calibrated on audio files')
+    .argument('<in.onnx>', 'a float32 HTDemucs model (retarget it first if you want another window length)')
+    .option('--calibration <audio...>', 'audio files to calibrate activation ranges on: static QDQ instead of dynamic')
+    .option('--windows <n>', 'calibration windows picked from the files', parsePositiveInt('--windows'), 8)
+    .option('--threads <n>', 'onnxruntime threads for calibration', parsePositiveInt('--threads'))
+    .requiredOption('-o, --out <out.onnx>', 'output model file (written to a temporary name, then renamed)')
+    .option('--json', 'print the report as JSON', false)
+    .action(async (input: string, o: { calibration?: string[]; windows: number; threads?: number; out: string; json: boolean }) => {
+      const started = performance.now();
+      const bytes = await readModelFile(input);
+      const m = readModel(bytes);
+      const spec = modelSpecOf(m);
+      let calibration: { files: number; windows: number; seconds: number } | undefined;
+      let report;
+      if (o.calibration === undefined) {
+        report = quantizeInt8(m, { mode: 'dynamic' });
+      } else {
+        const t0 = performance.now();
+        const audio: PlanarAudio[] = [];
+        for (const file of o.calibration) audio.push(await readAudio(file, spec.sampleRate));
+        const windows = await buildCalibrationSet(audio, spec, { windows: o.windows });
+        audio.length = 0;
+        const { ort } = await loadOrtNode();
+        const runner = ortCalibrationRunner(ort as unknown as OrtModuleLike, o.threads === undefined ? {} : { intraOpNumThreads: o.threads });
+        const ranges = await collectActivationRanges(m, windows, runner, { mode: 'static' });
+        calibration = { files: o.calibration.length, windows: windows.length, seconds: (performance.now() - t0) / 1000 };
+        report = quantizeInt8(m, { mode: 'static', ranges });
+      }
+      const out = writeModel(m);
+      await writeAtomically(o.out, out);
+      const seconds = (performance.now() - started) / 1000;
+      if (o.json) {
+        io.stdout.write(`${JSON.stringify({ input, output: o.out, bytes: out.byteLength, inputBytes: bytes.byteLength, seconds, calibration, ...report })}\n`);
+        return;
+      }
+      const ops = Object.entries(report.nodesQuantized).map(([op, n]) => `${op} ${n}`).join(', ');
+      const how =
+        calibration === undefined
+          ? `int8 dynamic: ${report.activationsQuantized} MatMul inputs quantized at run time`
+          : `int8 static (QDQ): ${report.activationsQuantized} activations calibrated on ${calibration.windows} windows of ${calibration.files} file${calibration.files === 1 ? '' : 's'} in ${calibration.seconds.toFixed(1)} s`;
+      io.stdout.write(
+        `wrote ${o.out} (${mb(out.byteLength)}, was ${mb(bytes.byteLength)}): ${how}\n` +
+          `  ${report.weightsQuantized} weights (${count(report.elementsQuantized)} values) int8 per channel: ${ops} (${report.nodeCount} nodes) in ${seconds.toFixed(1)} s\n`,
       );
     });
 
