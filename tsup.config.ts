@@ -17,6 +17,7 @@ export default defineConfig([
       node: 'src/node.ts',
       audio: 'src/audio.ts',
       quant: 'src/quant.ts',
+      qualcomm: 'src/qualcomm.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,
