@@ -5,6 +5,8 @@
  * The host keeps all DSP (STFT, iSTFT, overlap-add); AI Hub sees only the model's two input
  * tensors per window and returns its two outputs, bound by rank as every backend does.
  */
+import { fromBinary } from '@bufbuild/protobuf';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { DemucsError } from '../../core/errors.js';
 import { readModelSpec, type ModelBinding, type ModelSpec, type TensorInfo } from '../../core/model-spec.js';
 import { cacheDir } from '../../node/cache-dir.js';
-import { readModel, valueInfoDims } from '../../quant/onnx-io.js';
+import { valueInfoDims } from '../../quant/onnx-io.js';
+import { ValueInfoProtoSchema, type ValueInfoProto } from '../../quant/gen/onnx_pb.js';
 import type { Backend, LoadOptions, ModelSession, ModelSource, WindowInput, WindowOutput } from '../backend.js';
 import { FileHubCache, type HubCache } from './cache.js';
 import { isTransientFailure, QaiHubClient, type DeviceQuery, type HubJobType, type HubTensorSpec, type QaiHubClientOptions } from './client.js';
@@ -218,12 +221,49 @@ async function modelBytes(model: ModelSource): Promise<Uint8Array> {
   return model instanceof Uint8Array ? model : new Uint8Array(model);
 }
 
-/** The graph inputs (initializers excluded) and outputs of an ONNX file. */
+/**
+ * The graph inputs (initializers excluded) and outputs of an ONNX file, read by walking the
+ * protobuf (ModelProto.graph = 7; GraphProto.input = 11, output = 12, initializer = 5 whose
+ * TensorProto.name = 8) and skipping everything else, so the weights are never decoded.
+ */
 function onnxSignature(bytes: Uint8Array): { inputs: TensorInfo[]; outputs: TensorInfo[] } {
-  const graph = readModel(bytes).graph!;
-  const initializers = new Set(graph.initializer.map((t) => t.name));
-  const info = (v: (typeof graph.input)[number]): TensorInfo => ({ name: v.name, shape: valueInfoDims(v) });
-  return { inputs: graph.input.filter((v) => !initializers.has(v.name)).map(info), outputs: graph.output.map(info) };
+  const fail = (cause: unknown): never => {
+    throw new DemucsError('ERR_MODEL_LOAD', `not an ONNX model (${bytes.byteLength} bytes): ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  };
+  const inputs: ValueInfoProto[] = [];
+  const outputs: ValueInfoProto[] = [];
+  const initializers = new Set<string>();
+  try {
+    let graph: Uint8Array | undefined;
+    const model = new BinaryReader(bytes);
+    while (model.pos < model.len) {
+      const [field, wire] = model.tag();
+      if (field === 7 && wire === WireType.LengthDelimited) graph = model.bytes();
+      else model.skip(wire, field);
+    }
+    if (graph === undefined) return fail('it has no graph');
+    const g = new BinaryReader(graph);
+    while (g.pos < g.len) {
+      const [field, wire] = g.tag();
+      if ((field === 11 || field === 12) && wire === WireType.LengthDelimited) {
+        (field === 11 ? inputs : outputs).push(fromBinary(ValueInfoProtoSchema, g.bytes()));
+      } else if (field === 5 && wire === WireType.LengthDelimited) {
+        const t = new BinaryReader(g.bytes());
+        while (t.pos < t.len) {
+          const [tf, tw] = t.tag();
+          if (tf === 8 && tw === WireType.LengthDelimited) initializers.add(t.string());
+          else t.skip(tw, tf);
+        }
+      } else {
+        g.skip(wire, field);
+      }
+    }
+  } catch (e) {
+    if (e instanceof DemucsError) throw e;
+    fail(e);
+  }
+  const info = (v: ValueInfoProto): TensorInfo => ({ name: v.name, shape: valueInfoDims(v) });
+  return { inputs: inputs.filter((v) => !initializers.has(v.name)).map(info), outputs: outputs.map(info) };
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight, keeping order. */

@@ -535,6 +535,8 @@ export class HubEmulator {
         model.bytes = bytes;
         model.record.fileUploadComplete = true;
         delete model.upload;
+        // Load it now, in the background, so a job's creation does not wait for onnxruntime.
+        this.#session(bytes).catch(() => undefined);
         return this.#pb(res, log, CreateUpdateResponseSchema, create(CreateUpdateResponseSchema, { id, status: 'upload complete' }));
       }
       case 'GET models/:id/download': {
