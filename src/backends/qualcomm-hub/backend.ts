@@ -18,7 +18,7 @@ import { valueInfoDims } from '../../quant/onnx-io.js';
 import { ValueInfoProtoSchema, type ValueInfoProto } from '../../quant/gen/onnx_pb.js';
 import type { Backend, LoadOptions, ModelSession, ModelSource, WindowInput, WindowOutput } from '../backend.js';
 import { FileHubCache, type HubCache } from './cache.js';
-import { isTransientFailure, QaiHubClient, type DeviceQuery, type HubJobType, type HubTensorSpec, type QaiHubClientOptions } from './client.js';
+import { isTransientFailure, QaiHubClient, type DeviceQuery, type HubJobStateEvent, type HubJobType, type HubTensorSpec, type QaiHubClientOptions } from './client.js';
 import { readDataset, writeDataset, type DatasetEntry, type HubTensor } from './datasets.js';
 import { QualcommHubError } from './errors.js';
 import { JobFailureType, TensorDtype, type ProfileDetail } from './gen/hub_pb.js';
@@ -58,13 +58,68 @@ export function hubCompileOptions(precision: HubPrecision, targetRuntime: HubTar
   return [`--target_runtime ${targetRuntime}`, `--quantize_full_type ${p.flag}`, extra.trim()].filter((s) => s !== '').join(' ');
 }
 
+/** An upload finished. */
+export interface HubUploadEvent {
+  /** `'upload'`. */
+  readonly type: 'upload';
+  /** What went up: the source model, calibration windows, or a job's input windows. */
+  readonly what: 'model' | 'calibration' | 'dataset';
+  /** The new AI Hub object (`m…` or `d…`). */
+  readonly id: string;
+  /** Bytes uploaded. */
+  readonly bytes: number;
+}
+
+/** Something AI Hub already had was reused instead of uploaded, compiled or submitted again. */
+export interface HubCachedEvent {
+  /** `'cached'`. */
+  readonly type: 'cached';
+  /** What was reused. */
+  readonly what: 'model' | 'compiled model' | 'calibration' | 'inference job';
+  /** Its id. */
+  readonly id: string;
+}
+
+/** A job changed state. */
+export interface HubJobEvent extends HubJobStateEvent {
+  /** `'job'`. */
+  readonly type: 'job';
+}
+
+/** A failed job is submitted again (its input dataset is reused). */
+export interface HubResubmitEvent {
+  /** `'resubmit'`. */
+  readonly type: 'resubmit';
+  /** The job that failed (or is gone). */
+  readonly jobId: string;
+  /** Its failure type, e.g. `'RUNTIME_TIMEOUT'`, or `'NOT_FOUND'`. */
+  readonly failureType: string;
+}
+
+/** A download finished. */
+export interface HubDownloadEvent {
+  /** `'download'`. */
+  readonly type: 'download';
+  /** What came down. */
+  readonly what: 'output dataset';
+  /** Its id. */
+  readonly id: string;
+  /** Bytes downloaded. */
+  readonly bytes: number;
+}
+
 /** Something the backend did, for progress displays and tests. */
-export type HubEvent =
-  | { readonly type: 'upload'; readonly what: 'model' | 'calibration' | 'dataset'; readonly id: string; readonly bytes: number }
-  | { readonly type: 'cached'; readonly what: 'model' | 'compiled model' | 'calibration' | 'inference job'; readonly id: string }
-  | { readonly type: 'job'; readonly jobId: string; readonly jobType: HubJobType; readonly state: string }
-  | { readonly type: 'resubmit'; readonly jobId: string; readonly failureType: string }
-  | { readonly type: 'download'; readonly what: 'output dataset'; readonly id: string; readonly bytes: number };
+export type HubEvent = HubUploadEvent | HubCachedEvent | HubJobEvent | HubResubmitEvent | HubDownloadEvent;
+
+/** A device as AI Hub names it. */
+export interface HubDeviceInfo {
+  /** Device name, e.g. `'Samsung Galaxy S24'`. */
+  readonly name: string;
+  /** OS version, e.g. `'14'`. */
+  readonly os: string;
+  /** Attributes, e.g. `'chipset:qualcomm-snapdragon-8gen3'`. */
+  readonly attributes: readonly string[];
+}
 
 /** Options of {@link QualcommHubBackend}. */
 export interface QualcommHubBackendOptions extends QaiHubClientOptions {
@@ -124,7 +179,7 @@ export interface CompiledHubModel {
   /** The compiled model (`m…`). */
   readonly targetModelId: string;
   /** The device AI Hub compiled for. */
-  readonly device: { readonly name: string; readonly os: string; readonly attributes: readonly string[] };
+  readonly device: HubDeviceInfo;
   /** The precision. */
   readonly precision: HubPrecision;
   /** The compile options string sent. */

@@ -311,14 +311,24 @@ const TRANSIENT_FAILURES: ReadonlySet<JobFailureType> = new Set([
   JobFailureType.RUNTIME_INTERNAL_SERVICE_BUSY,
 ]);
 
+/** A job's kind, fields and id, whatever its kind. */
+export interface HubJobParts {
+  /** The kind. */
+  readonly type: HubJobType;
+  /** The fields of that kind (state, failure reason, …). */
+  readonly fields: AnyHubJob;
+  /** The job id. */
+  readonly id: string;
+}
+
 /**
  * The kind and fields of a job.
  *
  * @param job - a job as AI Hub returns it.
- * @returns its kind and the fields of that kind.
+ * @returns its kind, the fields of that kind and its id.
  * @throws Error when the job's oneof is empty.
  */
-export function jobParts(job: Job): { type: HubJobType; fields: AnyHubJob; id: string } {
+export function jobParts(job: Job): HubJobParts {
   const j = job.job;
   switch (j.case) {
     case 'compileJob':
