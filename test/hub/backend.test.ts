@@ -7,11 +7,14 @@
  * and state, without uploading the model again.
  */
 import { timestampMs, type Timestamp } from '@bufbuild/protobuf/wkt';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MOBILE_PROFILE, Separator } from '../../src/index.js';
 import { OrtNodeBackend } from '../../src/node.js';
 import { hubCompileOptions, QualcommHubBackend, type HubEvent } from '../../src/backends/qualcomm-hub/backend.js';
-import { MemoryHubCache } from '../../src/backends/qualcomm-hub/cache.js';
+import { FileHubCache, MemoryHubCache, type HubCache } from '../../src/backends/qualcomm-hub/cache.js';
 import { QaiHubClient } from '../../src/backends/qualcomm-hub/client.js';
 import { QualcommHubError } from '../../src/backends/qualcomm-hub/errors.js';
 import { JobFailureType, JobState } from '../../src/backends/qualcomm-hub/gen/hub_pb.js';
@@ -34,7 +37,7 @@ beforeAll(async () => {
 });
 afterAll(() => emu.close());
 
-function backend(events: HubEvent[] = [], cache = new MemoryHubCache()): QualcommHubBackend {
+function backend(events: HubEvent[] = [], cache: HubCache = new MemoryHubCache()): QualcommHubBackend {
   return new QualcommHubBackend({ client, cache, onEvent: (e) => events.push(e) });
 }
 
@@ -82,6 +85,9 @@ describe('compile', () => {
     ]);
     expect(c.calibrationDataset).toBeUndefined();
     expect(emu.models.get(compiled.targetModelId)!.record.modelType).toBe(15); // QNN_DLC
+    const download = await hub.downloadCompiledModel(compiled);
+    expect(download.filename).toBe('htdemucs.dlc');
+    expect(download.bytes.byteLength).toBe(model.byteLength); // the emulator's "compiled" model is the ONNX it runs
 
     const [posts, uploads] = [jobPosts(), modelPosts()];
     const again = await hub.compile(model, { device: 'Samsung Galaxy S24', precision: 'fp16' });
@@ -134,6 +140,25 @@ describe('compile', () => {
       'AI Hub needs fixed input shapes: retarget the model to a fixed window first (retargetSegment(model, 44100) for the mobile profile)',
     );
     await expect(backend().compile(notHtdemucsModel())).rejects.toThrow(/model does not look like HTDemucs/);
+  });
+});
+
+describe('the compile cache on disk', () => {
+  it('lets a new process (a new backend on the same file) reuse the upload and the compiled model', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hub-cache-'));
+    try {
+      const m = standinSeparationModel({ segment: 44100, waveGains: [3, 1, 1, 1], specGains: [0, 0, 0, 0] });
+      const first = await backend([], new FileHubCache(join(dir, 'hub.json'))).compile(m);
+      const [posts, uploads] = [jobPosts(), modelPosts()];
+      const events: HubEvent[] = [];
+      const again = await backend(events, new FileHubCache(join(dir, 'hub.json'))).compile(m);
+      expect(again).toEqual(first);
+      expect([jobPosts() - posts, modelPosts() - uploads]).toEqual([0, 0]);
+      expect(Object.keys(JSON.parse(readFileSync(join(dir, 'hub.json'), 'utf8'))).map((k) => k.split(':')[0]).sort()).toEqual(['compile', 'model']);
+      expect(readFileSync(join(dir, 'hub.json'), 'utf8')).not.toContain(emu.token);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

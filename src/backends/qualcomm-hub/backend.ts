@@ -18,7 +18,7 @@ import { valueInfoDims } from '../../quant/onnx-io.js';
 import { ValueInfoProtoSchema, type ValueInfoProto } from '../../quant/gen/onnx_pb.js';
 import type { Backend, LoadOptions, ModelSession, ModelSource, WindowInput, WindowOutput } from '../backend.js';
 import { FileHubCache, type HubCache } from './cache.js';
-import { isTransientFailure, QaiHubClient, type DeviceQuery, type HubJobStateEvent, type HubJobType, type HubTensorSpec, type QaiHubClientOptions } from './client.js';
+import { isTransientFailure, QaiHubClient, type DeviceQuery, type HubDownload, type HubJobStateEvent, type HubJobType, type HubTensorSpec, type QaiHubClientOptions } from './client.js';
 import { readDataset, writeDataset, type DatasetEntry, type HubTensor } from './datasets.js';
 import { QualcommHubError } from './errors.js';
 import { JobFailureType, TensorDtype, type ProfileDetail } from './gen/hub_pb.js';
@@ -575,6 +575,18 @@ export class QualcommHubBackend implements Backend {
       layers,
       detail,
     };
+  }
+
+  /**
+   * Downloads a compiled model, e.g. to deploy it on a device with the QNN runtime.
+   *
+   * @param compiled - a compiled model.
+   * @param signal - cancels the download.
+   * @returns the bytes and AI Hub's file name (`.dlc`, `.bin`, `.tflite` or `.onnx.zip`, by
+   *   target runtime).
+   */
+  async downloadCompiledModel(compiled: CompiledHubModel, signal?: AbortSignal): Promise<HubDownload> {
+    return this.client.downloadModel(compiled.targetModelId, signal);
   }
 
   /**
