@@ -244,7 +244,7 @@ describe('the client against the emulator', () => {
       expect(e.code).toBe('ERR_HUB_REQUEST');
       expect(e.message).toBe(
         'get the current user: AI Hub no longer supports this client (HTTP 426 Upgrade Required, GET /api/v1/users/auth/user/; User-Agent "qai_hub/0.42.0 (compatible; demucs-mobile)"): ' +
-          'This version of the client is no longer supported. Please upgrade.. Upgrade demucs-mobile, or pass a newer userAgent',
+          'This version of the client is no longer supported. Please upgrade. Upgrade demucs-mobile, or pass a newer userAgent',
       );
     });
 

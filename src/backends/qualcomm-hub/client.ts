@@ -606,8 +606,8 @@ export class QaiHubClient {
     if (status === 426) {
       return this.#error(
         'ERR_HUB_REQUEST',
-        `${what}: AI Hub no longer supports this client (HTTP 426 Upgrade Required, ${label}; User-Agent ${JSON.stringify(this.#userAgent)})${suffix}. ` +
-          'Upgrade demucs-mobile, or pass a newer userAgent',
+        `${what}: AI Hub no longer supports this client (HTTP 426 Upgrade Required, ${label}; User-Agent ${JSON.stringify(this.#userAgent)})${suffix}` +
+          `${/[.!?]$/.test(suffix) ? '' : '.'} Upgrade demucs-mobile, or pass a newer userAgent`,
         details,
       );
     }
