@@ -13,7 +13,7 @@
  *    (`retargetSegment`, 44100 samples), nothing written to disk.
  * 2. Uploads that model to AI Hub once (about 170 MB; skipped on later runs: uploads and
  *    compiled models are remembered in `<cache dir>/qualcomm-hub.json`, keyed by content).
- * 3. With `--int8`: uploads 64 calibration windows cut from the song itself (about 115 MB
+ * 3. With `--int8`: uploads 64 calibration windows cut from the song itself (about 105 MiB
  *    of HDF5) as a dataset that expires after 30 days.
  * 4. Submits one compile job for "Samsung Galaxy S24" (`--target_runtime qnn_dlc` and
  *    `--quantize_full_type float16`, or `int8` with the calibration dataset). Compiling takes

@@ -11,6 +11,8 @@
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { randomBytes } from 'node:crypto';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resolveHubConfig, type HubConfigOptions } from './config.js';
 import { QualcommHubError, type QualcommHubErrorCode, type QualcommHubErrorDetails } from './errors.js';
@@ -487,6 +489,12 @@ export class QaiHubClient {
     this.#userAgent = options.userAgent ?? `qai_hub/${QAI_HUB_PROTOCOL_VERSION} (compatible; demucs-mobile)`;
     this.#log = options.onLog;
     this.#http = axios.create({
+      // No connection reuse: a pooled socket the server has closed meanwhile (a 5 s keep-alive
+      // timeout against minutes of HDF5 work between requests) fails the next request with
+      // ECONNRESET, which must not be retried for job creation. A handshake per request costs
+      // little next to jobs that take minutes.
+      httpAgent: new HttpAgent({ keepAlive: false }),
+      httpsAgent: new HttpsAgent({ keepAlive: false }),
       validateStatus: () => true,
       responseType: 'arraybuffer',
       transformResponse: [(d: unknown) => d],
@@ -638,7 +646,9 @@ export class QaiHubClient {
       headers: this.#apiHeaders(),
       data: options.body ?? (method === 'GET' ? undefined : new Uint8Array(0)),
       timeoutMs: this.#timeoutMs,
-      idempotent: method === 'GET' || method === 'PUT',
+      // Creating models or datasets twice leaves an unused object; only job creation (which
+      // would run twice) must not be repeated after a request may have reached the server.
+      idempotent: method !== 'POST' || segments[0] !== 'jobs',
       retryStatuses: options.retryStatuses ?? RETRY_STATUSES,
       what,
       signal: options.signal,
