@@ -58,6 +58,7 @@ export default defineConfig([
       quant: 'src/quant.ts',
       web: 'src/web.ts',
       'web-worker': 'src/web-worker.ts',
+      qualcomm: 'src/qualcomm.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

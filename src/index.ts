@@ -33,6 +33,7 @@ export { Stft, stftFrames, type TransformOptions } from './core/stft.js';
 export { Istft } from './core/istft.js';
 export { fftEngine, loadWasmFft, type FftEngineInfo } from './core/fft.js';
 export { Chunker, triangleWeights, type ChunkPlan, type ChunkerOptions } from './core/chunker.js';
+export { FULL_PROFILE, MOBILE_PROFILE, type ChunkingProfile } from './core/profiles.js';
 export { OverlapAdd } from './core/overlap-add.js';
 export { trackStats, type TrackStats, type TrackStatsOptions } from './core/normalize.js';
 export { PythonRandom } from './core/rng.js';

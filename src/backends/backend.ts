@@ -3,6 +3,7 @@
  * does all DSP; a backend only moves tensors in and out of a runtime.
  */
 import type { ModelSpec } from '../core/model-spec.js';
+import type { Separator } from '../core/separator.js';
 
 /**
  * Where a model comes from: a file path or `file:` URL (Node), or the model bytes.
@@ -49,7 +50,11 @@ export interface WindowOutput {
 export interface ModelSession {
   /** The model's shape, read from the graph. */
   readonly spec: ModelSpec;
-  /** Most windows one {@link ModelSession.run} call accepts. */
+  /**
+   * Most windows one {@link ModelSession.run} call accepts. The {@link Separator} hands a
+   * session with `maxBatch` above 1 up to that many consecutive windows per call (holding
+   * their inputs and outputs at once); with 1 it pipelines one window at a time.
+   */
   readonly maxBatch: number;
   /**
    * Runs windows through the model.

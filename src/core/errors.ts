@@ -24,7 +24,11 @@ export type DemucsErrorCode =
   | 'ERR_RUNTIME_MISSING'
   | 'ERR_INFERENCE'
   | 'ERR_OUTPUT_EXISTS'
-  | 'ERR_DISPOSED';
+  | 'ERR_DISPOSED'
+  | 'ERR_HUB_AUTH'
+  | 'ERR_HUB_REQUEST'
+  | 'ERR_HUB_JOB'
+  | 'ERR_HUB_TIMEOUT';
 
 /** Why an error code happens and what to do about it. */
 export interface ErrorCodeInfo {
@@ -103,6 +107,22 @@ export const ERROR_CODES: Readonly<Record<DemucsErrorCode, ErrorCodeInfo>> = Obj
   ERR_DISPOSED: {
     cause: 'A model session was used after `dispose()`.',
     fix: 'Load the model again.',
+  },
+  ERR_HUB_AUTH: {
+    cause: 'No Qualcomm AI Hub API token was found, or AI Hub rejected it (HTTP 401/403).',
+    fix: 'Pass `token`, set QAIHUB_API_TOKEN, or run `qai-hub configure --api_token <token>` (writes ~/.qai_hub/client.ini); the token is on your AI Hub account page.',
+  },
+  ERR_HUB_REQUEST: {
+    cause: 'An AI Hub API or storage request failed for good: a 4xx answer (426 means this client is too old for the server), or retries on 429/5xx/network errors ran out.',
+    fix: 'The message names the request and the status; retry later for 429/5xx, upgrade demucs-mobile for 426, shrink the upload for 413.',
+  },
+  ERR_HUB_JOB: {
+    cause: 'An AI Hub job (compile, profile or inference) ended FAILED, or AI Hub refused to create it.',
+    fix: 'The message names the job, its state and failure reason. The uploaded model and compiled model are cached, so running again re-submits only the job; for RUNTIME_DEVICE_OOM use the 1 s mobile profile.',
+  },
+  ERR_HUB_TIMEOUT: {
+    cause: 'An AI Hub job did not finish within the wait limit (it keeps running on AI Hub).',
+    fix: 'Run again: the job id is cached and the wait resumes on the same job; or raise `jobTimeoutMs`.',
   },
 });
 

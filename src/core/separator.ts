@@ -522,6 +522,36 @@ export class Separator {
     };
     report();
 
+    if (rounds.some((r) => batchLimit(r.session) > 1)) {
+      // Batching sessions (a cloud device): hand a session up to `maxBatch` consecutive
+      // windows in one call, then finish them in scheduling order, as the pipeline below
+      // would. Memory grows with the batch: every window's input and output is held at once.
+      let carry = nextJob();
+      while (carry !== undefined) {
+        signal?.throwIfAborted();
+        const session = carry.round.session;
+        const limit = batchLimit(session);
+        const jobs: Job[] = [];
+        const inputs: WindowInput[] = [];
+        while (carry !== undefined && carry.round.session === session && jobs.length < limit) {
+          jobs.push(carry);
+          inputs.push(await prepare(carry, { wave: new Float32Array(2 * W), spec: new Float32Array(stft.specLength) }));
+          carry = nextJob();
+        }
+        const outputs = await session.run(inputs, signal);
+        if (outputs.length !== jobs.length) {
+          throw new DemucsError('ERR_INFERENCE', `the model session returned ${outputs.length} outputs for ${jobs.length} windows`);
+        }
+        for (let i = 0; i < jobs.length; i++) {
+          finish(jobs[i]!, outputs[i]!);
+          done++;
+          report(jobs[i]!.round.member);
+          for (const block of blocks.splice(0)) yield block;
+        }
+      }
+      return;
+    }
+
     // Pipeline: while the runtime runs window k (off the JS thread), finish window k − 1
     // (iSTFT, overlap-add, emit) and prepare window k + 1 (read, normalise, STFT).
     const slots: Slot[] = [0, 1].map(() => ({ wave: new Float32Array(2 * W), spec: new Float32Array(stft.specLength) }));
@@ -559,6 +589,12 @@ export class Separator {
 export interface StemStream extends AsyncGenerator<StemBlock, void, undefined> {
   /** Set once the first pass is done, before the first block is yielded. */
   readonly info: StreamInfo | undefined;
+}
+
+/** Windows one `run` call of a session takes: its `maxBatch`, at least 1. */
+function batchLimit(session: ModelSession): number {
+  const n = Math.floor(session.maxBatch);
+  return Number.isNaN(n) || n < 1 ? 1 : n;
 }
 
 /**
