@@ -8,6 +8,8 @@
  * sources, as the rest of the suite does; `test/package/tarball.test.ts` covers the build.
  */
 import { spawn } from 'node:child_process';
+import { decodeWav } from '../src/io/wav.js';
+import { HubEmulator } from './hub/emulator/emulator.js';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,6 +143,32 @@ const CHECKS: Record<string, () => Promise<void>> = {
     expect(mp3Run.code, mp3Run.stderr).toBe(0);
     const mp3 = await decodeFile(out);
     expect(mp3.info).toMatchObject({ container: 'mp3', sampleRate: 48000, channelCount: 2, frames });
+  },
+  async 'qualcomm-hub.ts'() {
+    // Against the local AI Hub emulator, through the client's own configuration file: what a
+    // user with a real token runs, with the API URL pointed at loopback.
+    const emu = await HubEmulator.start({ ortThreads: 2 });
+    try {
+      const ini = join(dir, 'client.ini');
+      writeFileSync(ini, `[api]\napi_token = ${emu.token}\napi_url = ${emu.url}\n`);
+      const out = join(dir, 'hub');
+      const run = await runExample('qualcomm-hub.ts', [fixturePath('e2e/mix.wav'), out], { ...env, QAIHUB_CLIENT_INI: ini, QAIHUB_API_TOKEN: '' });
+      expect(run.code, run.stderr).toBe(0);
+      const expected = SOURCES.map((s) => join(out, 'mix', `${s}.wav`));
+      expect(run.stdout.trim().split('\n')).toEqual(expected);
+      for (const path of expected) {
+        const wav = decodeWav(new Uint8Array(readFileSync(path)));
+        expect([wav.sampleRate, wav.channels.length, wav.format.frames]).toEqual([44100, 2, 441000]);
+      }
+      // One fp16 compile for the S24 and every window of the song in one inference job.
+      const jobs = [...emu.jobs.values()];
+      expect(jobs.filter((j) => j.type === 'compile')).toHaveLength(1);
+      expect(jobs.filter((j) => j.type === 'inference')).toHaveLength(1);
+      expect(run.stderr).toMatch(/inference job .*: 14 windows/);
+      expect(run.stderr).not.toContain(emu.token);
+    } finally {
+      await emu.close();
+    }
   },
 };
 
