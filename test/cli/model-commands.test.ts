@@ -1,12 +1,14 @@
 /**
- * `demucs-mobile model retarget` and `model inspect`, run as the built binary on the real
+ * `demucs-mobile model retarget`, `model fp16`, `model int8` and `model inspect`, run as the built binary on the real
  * htdemucs.onnx. Generated models go to a temporary directory.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readModel, retargetSegment, writeModel } from '../../src/quant.js';
 import { runCli } from '../helpers/cli.js';
+import { fixturePath } from '../helpers/fixtures.js';
 import { realModelPath } from '../helpers/model.js';
 import { notHtdemucsModel } from '../helpers/onnx-builder.js';
 
@@ -131,5 +133,73 @@ describe('demucs-mobile model retarget', () => {
     expect(noOut.code).toBe(2);
     expect(noOut.stderr).toContain("required option '-o, --out <out.onnx>' not specified");
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('demucs-mobile model fp16 and model int8', () => {
+  // A 1 s model keeps calibration quick; the conversions do not depend on the length.
+  const oneSecond = join(dir, 'precision-1s.onnx');
+  beforeAll(async () => {
+    const m = readModel(readFileSync(model));
+    retargetSegment(m, 44100);
+    writeFileSync(oneSecond, writeModel(m));
+  });
+
+  it('fp16 --mode weights writes a half-size model that inspect reports as float16; --mode full --json prints the report', async () => {
+    const out = join(dir, 'fp16-weights.onnx');
+    const run = await runCli(['model', 'fp16', oneSecond, '-o', out]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      /^wrote .*fp16-weights\.onnx \(8\d\.\d MB, was 169\.3 MB\): float16 weights, cast to float32 at load\n  489 weight tensors \([\d,]+ values\) stored as float16, \d+ kept float32, 0 values clamped to ±65504; 489 casts inserted \(\d+ nodes\) in [\d.]+ s\n$/,
+    );
+    expect(statSync(out).size / statSync(oneSecond).size).toBeLessThan(0.51);
+    const info = JSON.parse((await runCli(['model', 'inspect', out, '--json'])).stdout);
+    // 488 initializers and one large Constant (the zeros canvas of the 2-D embedding).
+    expect(info).toMatchObject({ htdemucs: true, segmentSamples: 44100, precision: { fp16: 488 } });
+
+    const full = join(dir, 'fp16-full.onnx');
+    const runFull = await runCli(['model', 'fp16', oneSecond, '--mode', 'full', '-o', full, '--json']);
+    expect(runFull.code).toBe(0);
+    const report = JSON.parse(runFull.stdout);
+    expect(report).toMatchObject({ mode: 'full', output: full, clamped: 0, float32Nodes: { InstanceNormalization: 74, LayerNormalization: 26, Softmax: 10 } });
+    expect(report.bytes).toBe(statSync(full).size);
+
+    const again = await runCli(['model', 'fp16', out, '-o', join(dir, 'fp16-twice.onnx')]);
+    expect(again.code).toBe(4);
+    expect(again.stderr).toMatch(/already converted to float16; convert the float32 original \[ERR_MODEL_GRAPH\]\n$/);
+    const badMode = await runCli(['model', 'fp16', oneSecond, '--mode', 'half', '-o', join(dir, 'x.onnx')]);
+    expect(badMode.code).toBe(2);
+    expect(badMode.stderr).toContain("argument 'half' is invalid. Allowed choices are weights, full.");
+  });
+
+  it('int8 without calibration is dynamic; with --calibration audio files it is static QDQ', async () => {
+    const out = join(dir, 'int8-dynamic.onnx');
+    const run = await runCli(['model', 'int8', oneSecond, '-o', out]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      /^wrote .*int8-dynamic\.onnx \(4\d\.\d MB, was 169\.3 MB\): int8 dynamic: 40 MatMul inputs quantized at run time\n  116 weights \([\d,]+ values\) int8 per channel: Conv 70, MatMul 30, Gemm 10, ConvTranspose 6 \(\d+ nodes\) in [\d.]+ s\n$/,
+    );
+    const info = JSON.parse((await runCli(['model', 'inspect', out, '--json'])).stdout);
+    expect(info.precision.int8).toBe(116);
+
+    const staticOut = join(dir, 'int8-static.onnx');
+    const calibrated = await runCli(['model', 'int8', oneSecond, '--calibration', fixturePath('e2e/mix.wav'), '--windows', '2', '--threads', '2', '-o', staticOut, '--json']);
+    expect(calibrated.stderr).toBe('');
+    expect(calibrated.code).toBe(0);
+    const report = JSON.parse(calibrated.stdout);
+    expect(report).toMatchObject({ mode: 'static', output: staticOut, weightsQuantized: 116, activationsQuantized: 116, calibration: { files: 1, windows: 2 } });
+    expect(report.bytes).toBe(statSync(staticOut).size);
+
+    const other = join(dir, 'int8-not-htdemucs.onnx');
+    writeFileSync(other, notHtdemucsModel());
+    const refused = await runCli(['model', 'int8', other, '-o', join(dir, 'y.onnx')]);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/model does not look like HTDemucs.*\[ERR_MODEL_SHAPE\]/);
+    const badWindows = await runCli(['model', 'int8', oneSecond, '--calibration', fixturePath('e2e/mix.wav'), '--windows', '0', '-o', join(dir, 'z.onnx')]);
+    expect(badWindows.code).toBe(2);
+    expect(badWindows.stderr).toContain('--windows must be a positive integer (got "0")');
+    expect(existsSync(join(dir, 'y.onnx')) || existsSync(join(dir, 'z.onnx'))).toBe(false);
   });
 });

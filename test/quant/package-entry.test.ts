@@ -20,7 +20,21 @@ describe('demucs-mobile/quant', () => {
     });
     const esm = await import(join(dist, 'quant.js'));
     const cjs = createRequire(import.meta.url)(join(dist, 'quant.cjs'));
-    for (const name of ['readModel', 'writeModel', 'retargetSegment', 'segmentLengths', 'inspectModel', 'topologicalSort', 'GraphIndex']) {
+    for (const name of [
+      'readModel',
+      'writeModel',
+      'retargetSegment',
+      'segmentLengths',
+      'inspectModel',
+      'topologicalSort',
+      'GraphIndex',
+      'toFloat16',
+      'quantizeInt8',
+      'buildCalibrationSet',
+      'collectActivationRanges',
+      'ortCalibrationRunner',
+      'float32ToFloat16Bits',
+    ]) {
       expect(typeof esm[name], name).toBe('function');
       expect(typeof cjs[name], name).toBe('function');
     }
