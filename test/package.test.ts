@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './helpers/fixtures.js';
+import { isPffftGlue, NODE_BUILTIN, reachableChunks } from './helpers/dist-chunks.js';
 
 const dist = join(REPO_ROOT, 'dist');
 
@@ -34,22 +35,13 @@ describe('package', () => {
 
   it('keeps onnxruntime and Node built-ins out of the core and audio entries, and onnxruntime-node out of the web entries', () => {
     // Every chunk the browser-safe entries can reach, in both formats.
-    const reachable = (entry: string, seen = new Set<string>()): Set<string> => {
-      if (seen.has(entry)) return seen;
-      seen.add(entry);
-      const code = readFileSync(join(dist, entry), 'utf8');
-      for (const m of code.matchAll(/(?:from\s*|require\(|import\()\s*["']\.\/([^"']+)["']/g)) reachable(m[1]!, seen);
-      return seen;
-    };
     for (const entry of ['index.js', 'index.cjs', 'audio.js', 'audio.cjs', 'web.js', 'web.cjs', 'web-worker.js']) {
       const runtimes = entry.startsWith('web') ? /(?:from\s*|require\(|import\()\s*["']onnxruntime-(?!web["'/])/ : /(?:from\s*|require\(|import\()\s*["']onnxruntime-/;
-      for (const file of reachable(entry)) {
+      for (const file of reachableChunks(dist, entry)) {
         const code = readFileSync(join(dist, file), 'utf8');
         expect(code, `${entry} → ${file}`).not.toMatch(runtimes);
-        // PFFFT's Emscripten glue calls a createRequire()'d `require("fs")` in its Node-only
-        // branch, which bundlers do not follow; test/web/bundle.test.ts checks a real browser build.
-        if (/^pffft-[\w-]+\.c?js$/.test(file)) continue;
-        expect(code, `${entry} → ${file}`).not.toMatch(/["'](node:)?(fs|path|os|child_process|crypto|worker_threads)["']/);
+        if (isPffftGlue(file)) continue;
+        expect(code, `${entry} → ${file}`).not.toMatch(NODE_BUILTIN);
       }
     }
   });

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { reachableChunks } from '../helpers/dist-chunks.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 
 const dist = join(REPO_ROOT, 'dist');
@@ -35,15 +36,8 @@ describe('demucs-mobile/qualcomm', () => {
   });
 
   it('keeps axios and h5wasm out of the core, audio and quant entries', () => {
-    const reachable = (entry: string, seen = new Set<string>()): Set<string> => {
-      if (seen.has(entry)) return seen;
-      seen.add(entry);
-      const code = readFileSync(join(dist, entry), 'utf8');
-      for (const m of code.matchAll(/(?:from\s*|require\(|import\()\s*["']\.\/([^"']+)["']/g)) reachable(m[1]!, seen);
-      return seen;
-    };
     for (const entry of ['index.js', 'index.cjs', 'audio.js', 'audio.cjs', 'quant.js', 'quant.cjs']) {
-      for (const file of reachable(entry)) {
+      for (const file of reachableChunks(dist, entry)) {
         expect(readFileSync(join(dist, file), 'utf8'), `${entry} → ${file}`).not.toMatch(/(?:from\s*|require\(|import\()\s*["'](axios|h5wasm)["']/);
       }
     }

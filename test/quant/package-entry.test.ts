@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/fixtures.js';
+import { isPffftGlue, NODE_BUILTIN, reachableChunks } from '../helpers/dist-chunks.js';
 
 const dist = join(REPO_ROOT, 'dist');
 
@@ -43,18 +44,12 @@ describe('demucs-mobile/quant', () => {
   });
 
   it('keeps onnxruntime and Node built-ins out of every chunk it reaches', () => {
-    const reachable = (entry: string, seen = new Set<string>()): Set<string> => {
-      if (seen.has(entry)) return seen;
-      seen.add(entry);
-      const code = readFileSync(join(dist, entry), 'utf8');
-      for (const m of code.matchAll(/(?:from\s*|require\(|import\()\s*["']\.\/([^"']+)["']/g)) reachable(m[1]!, seen);
-      return seen;
-    };
     for (const entry of ['quant.js', 'quant.cjs']) {
-      for (const file of reachable(entry)) {
+      for (const file of reachableChunks(dist, entry)) {
         const code = readFileSync(join(dist, file), 'utf8');
         expect(code, `${entry} → ${file}`).not.toMatch(/(?:from\s*|require\(|import\()\s*["']onnxruntime-/);
-        expect(code, `${entry} → ${file}`).not.toMatch(/["'](node:)?(fs|path|os|child_process|crypto)["']/);
+        if (isPffftGlue(file)) continue;
+        expect(code, `${entry} → ${file}`).not.toMatch(NODE_BUILTIN);
       }
     }
   });
