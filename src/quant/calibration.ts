@@ -305,9 +305,9 @@ export interface OrtModuleLike {
  * imports no runtime.
  *
  * @param ort - the onnxruntime module (`import * as ort from 'onnxruntime-node'`).
- * @param sessionOptions - session options for each model load.
- * @defaultValue sessionOptions: memory arena and pattern off (calibration fetches many
- *   intermediate tensors, and the arena would keep the peak)
+ * @param sessionOptions - session options for each model load, applied over this runner's
+ *   own: memory arena and memory pattern off (as the Node backend), so a calibration run's
+ *   peak is not kept.
  * @returns the runner.
  *
  * @example
