@@ -13,8 +13,9 @@
  *    (`retargetSegment`, 44100 samples), nothing written to disk.
  * 2. Uploads that model to AI Hub once (about 170 MB; skipped on later runs: uploads and
  *    compiled models are remembered in `<cache dir>/qualcomm-hub.json`, keyed by content).
- * 3. With `--int8`: uploads 64 calibration windows cut from the song itself (about 105 MiB
- *    of HDF5) as a dataset that expires after 30 days.
+ * 3. With `--int8`: picks up to 64 calibration windows from the song itself with the quant
+ *    tools' `buildCalibrationSet` (across its loudness range, exactly as the separator feeds
+ *    them) and uploads them (about 105 MiB of HDF5) as a dataset that expires after 30 days.
  * 4. Submits one compile job for "Samsung Galaxy S24" (`--target_runtime qnn_dlc` and
  *    `--quantize_full_type float16`, or `int8` with the calibration dataset). Compiling takes
  *    minutes; it is skipped when the same model, options and calibration were compiled before.
@@ -34,10 +35,10 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { arraySource, MOBILE_PROFILE, Separator, Stft, trackStats, type WindowInput } from 'demucs-mobile';
+import { MOBILE_PROFILE, Separator } from 'demucs-mobile';
 import { decodeWav, encodeWav, toStereo } from 'demucs-mobile/audio';
 import { resolvePackagedModel } from 'demucs-mobile/node';
-import { readModel, retargetSegment, writeModel } from 'demucs-mobile/quant';
+import { buildCalibrationSet, modelSpecOf, readModel, retargetSegment, writeModel } from 'demucs-mobile/quant';
 import { QualcommHubBackend, type HubEvent } from 'demucs-mobile/qualcomm';
 
 const args = process.argv.slice(2);
@@ -56,25 +57,6 @@ const model = readModel(new Uint8Array(readFileSync(await resolvePackagedModel()
 retargetSegment(model, MOBILE_PROFILE.segmentSamples);
 const bytes = writeModel(model);
 
-/**
- * Calibration windows from the song, as the separator would feed them (whole-track
- * normalisation, 1 s windows, their spectrograms). The quant tools' calibration-set builder
- * does the same from many songs; any `WindowInput[]` works.
- */
-async function calibrationWindows(count: number): Promise<WindowInput[]> {
-  const L = MOBILE_PROFILE.segmentSamples;
-  const frames = audio.channels[0]!.length;
-  if (frames < L) throw new RangeError('the song is shorter than one window');
-  const { mean, std } = await trackStats(arraySource(audio));
-  const stft = new Stft(L);
-  return Array.from({ length: count }, (_, k) => {
-    const start = Math.floor((k * (frames - L)) / Math.max(1, count - 1));
-    const wave = new Float32Array(2 * L);
-    for (let c = 0; c < 2; c++) for (let i = 0; i < L; i++) wave[c * L + i] = (audio.channels[c]![start + i]! - mean) / (std + 1e-8);
-    return { wave, spec: stft.forward(wave) };
-  });
-}
-
 const say = (e: HubEvent): void => {
   if (e.type === 'job') console.error(`  ${e.jobType} job ${e.jobId}: ${e.state}`);
   else if (e.type === 'upload') console.error(`  uploaded ${e.what} ${e.id} (${(e.bytes / 2 ** 20).toFixed(1)} MiB)`);
@@ -90,7 +72,9 @@ console.error(`compiling the 1 s model for Samsung Galaxy S24 (${int8 ? 'int8' :
 const session = await hub.load(bytes, {
   device: 'Samsung Galaxy S24',
   precision: int8 ? 'int8' : 'fp16',
-  ...(int8 ? { calibration: await calibrationWindows(64) } : {}),
+  // Up to 64 windows of the song, picked across its loudness range by the quant tools, bit for
+  // bit what the separator feeds the model; pass several songs for a more general model.
+  ...(int8 ? { calibration: await buildCalibrationSet([audio], modelSpecOf(model), { windows: 64 }) } : {}),
 });
 console.error(`compiled model ${session.compiled.targetModelId} (compile job ${hub.client.jobUrl(session.compiled.compileJobId)})`);
 

@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import { decodeWav } from '../src/io/wav.js';
 import { HubEmulator } from './hub/emulator/emulator.js';
+import type { CompileJob } from '../src/backends/qualcomm-hub/gen/hub_pb.js';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,7 +153,7 @@ const CHECKS: Record<string, () => Promise<void>> = {
       const ini = join(dir, 'client.ini');
       writeFileSync(ini, `[api]\napi_token = ${emu.token}\napi_url = ${emu.url}\n`);
       const out = join(dir, 'hub');
-      const run = await runExample('qualcomm-hub.ts', [fixturePath('e2e/mix.wav'), out], { ...env, QAIHUB_CLIENT_INI: ini, QAIHUB_API_TOKEN: '' });
+      const run = await runExample('qualcomm-hub.ts', [fixturePath('e2e/mix.wav'), out, '--int8'], { ...env, QAIHUB_CLIENT_INI: ini, QAIHUB_API_TOKEN: '' });
       expect(run.code, run.stderr).toBe(0);
       const expected = SOURCES.map((s) => join(out, 'mix', `${s}.wav`));
       expect(run.stdout.trim().split('\n')).toEqual(expected);
@@ -160,9 +161,15 @@ const CHECKS: Record<string, () => Promise<void>> = {
         const wav = decodeWav(new Uint8Array(readFileSync(path)));
         expect([wav.sampleRate, wav.channels.length, wav.format.frames]).toEqual([44100, 2, 441000]);
       }
-      // One fp16 compile for the S24 and every window of the song in one inference job.
+      // One INT8 compile for the S24, calibrated on the windows buildCalibrationSet picked (all
+      // 14 of this 10 s song, as it asks for up to 64), and every window in one inference job.
       const jobs = [...emu.jobs.values()];
-      expect(jobs.filter((j) => j.type === 'compile')).toHaveLength(1);
+      const compiles = jobs.filter((j) => j.type === 'compile');
+      expect(compiles).toHaveLength(1);
+      const compile = compiles[0]!.message.job.value as CompileJob;
+      expect(compile.options).toBe('--target_runtime qnn_dlc --quantize_full_type int8');
+      const calibration = emu.datasets.get(compile.calibrationDataset!.datasetId!)!.entries!;
+      expect(calibration.map((e) => e.samples.length)).toEqual([14, 14]);
       expect(jobs.filter((j) => j.type === 'inference')).toHaveLength(1);
       expect(run.stderr).toMatch(/inference job .*: 14 windows/);
       expect(run.stderr).not.toContain(emu.token);

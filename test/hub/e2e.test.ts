@@ -10,9 +10,9 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { arraySource, MOBILE_PROFILE, Separator, Stft, trackStats, type WindowInput } from '../../src/index.js';
+import { MOBILE_PROFILE, Separator, type WindowInput } from '../../src/index.js';
 import { OrtNodeBackend } from '../../src/node.js';
-import { readModel, retargetSegment, writeModel } from '../../src/quant.js';
+import { buildCalibrationSet, modelSpecOf, readModel, retargetSegment, writeModel } from '../../src/quant.js';
 import { QualcommHubBackend, type HubEvent } from '../../src/backends/qualcomm-hub/backend.js';
 import { MemoryHubCache } from '../../src/backends/qualcomm-hub/cache.js';
 import { QaiHubClient } from '../../src/backends/qualcomm-hub/client.js';
@@ -27,6 +27,7 @@ const FRAMES = 441000;
 const SOURCES = ['drums', 'bass', 'other', 'vocals'];
 const modelPath = join(tmpdir(), `demucs-mobile-hub-e2e-${process.pid}-1s.onnx`);
 const mix = e2eMix();
+const bytesOf = (a: ArrayBufferView): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const audio = { sampleRate: 44100, channels: mix };
 
 let emu: HubEmulator;
@@ -35,29 +36,14 @@ let calibration: WindowInput[];
 const events: HubEvent[] = [];
 const eventTimes: number[] = [];
 
-/**
- * Calibration windows from the song as the separator would feed them: whole-track
- * normalisation, 1 s windows at evenly spaced offsets, their CaC spectrograms. (A stand-in
- * for the quant tools' calibration set builder, which is not on this branch.)
- */
-async function calibrationWindows(count: number): Promise<WindowInput[]> {
-  const L = MOBILE_PROFILE.segmentSamples;
-  const { mean, std } = await trackStats(arraySource(audio));
-  const stft = new Stft(L);
-  return Array.from({ length: count }, (_, k) => {
-    const start = Math.floor((k * (FRAMES - L)) / (count - 1));
-    const wave = new Float32Array(2 * L);
-    for (let c = 0; c < 2; c++) for (let i = 0; i < L; i++) wave[c * L + i] = (mix[c]![start + i]! - mean) / (std + 1e-8);
-    return { wave, spec: stft.forward(wave) };
-  });
-}
-
 beforeAll(async () => {
   const model = readModel(new Uint8Array(await readFile(await realModelPath())));
   retargetSegment(model, MOBILE_PROFILE.segmentSamples);
   writeFileSync(modelPath, writeModel(model));
-  // Made once: the compile cache is keyed by the calibration bytes, which depend on the FFT engine.
-  calibration = await calibrationWindows(8);
+  // The quant tools' calibration set, as a host would build it: 8 windows of the song picked by
+  // loudness strata, bit for bit what the separator feeds the model. Made once: the compile
+  // cache is keyed by the calibration bytes, which depend on the FFT engine.
+  calibration = await buildCalibrationSet([audio], modelSpecOf(model), { windows: 8 });
   emu = await HubEmulator.start({ ortThreads: 2 });
   // onnxruntime loads the 170 MB model inside the emulator: give requests the real client's 28 s.
   hub = new QualcommHubBackend({ client: new QaiHubClient(fastOptions(emu, [], { timeoutMs: 28_000 })), cache: new MemoryHubCache(), onEvent: (e) => eventTimes.push(events.push(e) && performance.now()) });
@@ -95,6 +81,11 @@ describe('the e2e song through the AI Hub emulator with the 1 s mobile profile',
       ['input', 8, [1, 2, 44100]],
       ['onnx::ReduceMean_1', 8, [1, 4, 2048, 44]],
     ]);
+    // …holding exactly the windows buildCalibrationSet picked, in order.
+    for (let k = 0; k < 8; k++) {
+      expect(Buffer.compare(bytesOf(calibrationData[0]!.samples[k]!.data), bytesOf(calibration[k]!.wave))).toBe(0);
+      expect(Buffer.compare(bytesOf(calibrationData[1]!.samples[k]!.data), bytesOf(calibration[k]!.spec))).toBe(0);
+    }
 
     // One inference job for the whole song: all 14 windows in one dataset.
     const inference = emu.jobsOfType('inference');
