@@ -42,6 +42,7 @@ import {
   writeModel,
   type OrtModuleLike,
 } from '../src/quant.js';
+import { writeCharts } from './figures.js';
 import { STEM_NAMES, synthesizeSong } from './synth/song.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -64,6 +65,13 @@ const QUICK = { seeds: [101], seconds: 10, calibrationWindows: 2 };
 const CALIBRATION_SEED = 909;
 
 /** Window samples for a segment length: `int(Fraction(39, 5) * 44100)` = 343980 for 7.8 s. */
+/** 1-minute load average above which another job is taken to share the machine at the start. */
+const BUSY_LOAD = 0.5;
+
+/** What the load at the start says about the times (at the end it is mostly this run's own). */
+const busy = (startLoad: number): string =>
+  startLoad > BUSY_LOAD ? '(the machine was shared: times are noisy)' : '(nothing else was running at the start; the load at the end is mostly this run\'s own)';
+
 const samplesOf = (seconds: number) => Math.floor(seconds * RATE + 1e-6);
 
 // #region Child: load one model, separate every song
@@ -313,7 +321,7 @@ async function parent(values: { quick: boolean; write: boolean; segments: string
     : `Full configuration: ${cfg.seeds.length} songs × ${cfg.seconds} s (seeds ${cfg.seeds.join(', ')}), static calibration on ${cfg.calibrationWindows} windows of song ${CALIBRATION_SEED}.`;
   const body = [
     `Measured ${new Date().toISOString().slice(0, 10)} by \`npx tsx scripts/model-variants.ts${values.quick ? ' --quick' : ''}\` in ${fmt(minutes)} min; ${machine()}; ${values.threads} onnxruntime threads.`,
-    `${what} Load average ${load0.map((x) => fmt(x, 2)).join(', ')} at the start and ${load1.map((x) => fmt(x, 2)).join(', ')} at the end (the machine was shared: times are noisy).`,
+    `${what} Load average ${load0.map((x) => fmt(x, 2)).join(', ')} at the start and ${load1.map((x) => fmt(x, 2)).join(', ')} at the end ${busy(load0[0]!)}.`,
     '',
     table(sorted),
   ].join('\n');
@@ -325,6 +333,8 @@ async function parent(values: { quick: boolean; write: boolean; segments: string
     if (a < 0 || b < a) throw new Error(`${DOC} has no ${MARK_START} … ${MARK_END} section`);
     writeFileSync(DOC, `${text.slice(0, a + MARK_START.length)}\n${body}\n${text.slice(b)}`);
     log(`wrote the table into ${DOC}`);
+    // The chart of docs/figures is a view of that table: redraw it with it.
+    for (const p of writeCharts(ROOT)) log(`redrew ${p}`);
   }
 }
 
