@@ -64,7 +64,6 @@ const FULL = { seeds: [101, 202, 303], seconds: 30, calibrationWindows: 8 };
 const QUICK = { seeds: [101], seconds: 10, calibrationWindows: 2 };
 const CALIBRATION_SEED = 909;
 
-/** Window samples for a segment length: `int(Fraction(39, 5) * 44100)` = 343980 for 7.8 s. */
 /** 1-minute load average above which another job is taken to share the machine at the start. */
 const BUSY_LOAD = 0.5;
 
@@ -72,6 +71,7 @@ const BUSY_LOAD = 0.5;
 const busy = (startLoad: number): string =>
   startLoad > BUSY_LOAD ? '(the machine was shared: times are noisy)' : '(nothing else was running at the start; the load at the end is mostly this run\'s own)';
 
+/** Window samples for a segment length: `int(Fraction(39, 5) * 44100)` = 343980 for 7.8 s. */
 const samplesOf = (seconds: number) => Math.floor(seconds * RATE + 1e-6);
 
 // #region Child: load one model, separate every song
