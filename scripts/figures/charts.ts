@@ -107,14 +107,20 @@ function barChart(c: BarChart, x: number, y: number, width: number): { svg: stri
   const { end, step } = niceAxis(max);
   const scale = (v: number): number => (v / end) * plotW;
   const out: string[] = [`<text x="${x}" y="${y + 12}" font-size="13" font-weight="600">${esc(c.title)}</text>`];
-  // Legend.
+  // Legend, wrapped onto more lines when it is wider than the chart.
   let lx = x;
+  let ly = y + 20;
   c.series.forEach((s) => {
-    out.push(`<rect x="${lx}" y="${y + 20}" width="10" height="10" fill="${s.colour}"/>`);
-    out.push(`<text x="${lx + 14}" y="${y + 29}">${esc(s.name)}</text>`);
-    lx += 22 + s.name.length * 6.2;
+    const w = 22 + s.name.length * 6.2;
+    if (lx > x && lx + w > x + width) {
+      lx = x;
+      ly += 16;
+    }
+    out.push(`<rect x="${lx}" y="${ly}" width="10" height="10" fill="${s.colour}"/>`);
+    out.push(`<text x="${lx + 14}" y="${ly + 9}">${esc(s.name)}</text>`);
+    lx += w;
   });
-  const top = y + 40;
+  const top = ly + 20;
   let gy = top;
   const px = x + labelW;
   for (const g of c.groups) {
