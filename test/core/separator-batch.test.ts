@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Separator, type ModelSession, type WindowInput, type WindowOutput } from '../../src/index.js';
+import { noise } from '../helpers/noise.js';
 
 /** A pure-JS linear stand-in with HTDemucs's I/O: source s = gain[s] · (wave, spec). */
 function mockSession(maxBatch: number, calls: number[]): ModelSession {
@@ -27,16 +28,6 @@ function mockSession(maxBatch: number, calls: number[]): ModelSession {
     },
     async dispose() {},
   };
-}
-
-function noise(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
 }
 
 describe('Separator with a batching session', () => {

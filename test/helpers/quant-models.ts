@@ -24,6 +24,7 @@ import {
 } from '../../src/quant.js';
 import { e2eMix } from './e2e-input.js';
 import { readF32, snrDb } from './fixtures.js';
+import { noise } from './noise.js';
 
 /** A float tensor value declaration. */
 export function floatValue(name: string, dims: readonly (number | string)[]): ValueInfoProto {
@@ -43,17 +44,6 @@ export function buildModel(spec: { nodes: NodeProto[]; initializers: TensorProto
     opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: 17n })],
     graph: create(GraphProtoSchema, { name: 'test', node: spec.nodes, initializer: spec.initializers, input: spec.inputs, output: spec.outputs }),
   });
-}
-
-/** Deterministic values in [-scale, scale) (an LCG). */
-export function noise(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
 }
 
 /** Window length and frames of {@link tinyHtdemucs}. */

@@ -21,7 +21,8 @@ import { JobFailureType, JobState } from '../../src/backends/qualcomm-hub/gen/hu
 import { buildOnnxModel, notHtdemucsModel, standinSeparationModel } from '../helpers/onnx-builder.js';
 import { snrDb } from '../helpers/fixtures.js';
 import { HubEmulator } from './emulator/emulator.js';
-import { everythingIn, fastOptions, noise, noiseWindows } from './helpers.js';
+import { noise } from '../helpers/noise.js';
+import { everythingIn, fastOptions, noiseWindows } from './helpers.js';
 
 const model = standinSeparationModel({ segment: 44100, waveGains: [0.5, 0.25, 0.125, 1], specGains: [0.25, 0.5, 0, -0.5] });
 const track = { sampleRate: 44100, channels: [noise(5 * 44100, 11), noise(5 * 44100, 12)] };

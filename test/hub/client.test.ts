@@ -16,7 +16,8 @@ import { QualcommHubError } from '../../src/backends/qualcomm-hub/errors.js';
 import { JobState } from '../../src/backends/qualcomm-hub/gen/hub_pb.js';
 import { standinSeparationModel } from '../helpers/onnx-builder.js';
 import { HubEmulator } from './emulator/emulator.js';
-import { everythingIn, fastOptions, noise } from './helpers.js';
+import { noise } from '../helpers/noise.js';
+import { everythingIn, fastOptions } from './helpers.js';
 
 describe('configuration', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hub-config-'));

@@ -8,6 +8,7 @@ import type { WindowInput } from '../../src/backends/backend.js';
 import { QaiHubClient, type QaiHubClientOptions } from '../../src/backends/qualcomm-hub/client.js';
 import { QualcommHubBackend, type HubEvent, type QualcommHubBackendOptions } from '../../src/backends/qualcomm-hub/backend.js';
 import { MemoryHubCache } from '../../src/backends/qualcomm-hub/cache.js';
+import { noise } from '../helpers/noise.js';
 import { HubEmulator, type EmulatorOptions } from './emulator/emulator.js';
 
 /** Client options for tests against an emulator: fast retries and polls, bounded waits. */
@@ -42,17 +43,6 @@ export async function startHub(options: EmulatorOptions = {}): Promise<{
   const backend = (extra: Partial<QualcommHubBackendOptions> = {}) =>
     new QualcommHubBackend({ client, cache: new MemoryHubCache(), onEvent: (e) => events.push(e), ...extra });
   return { emu, logs, events, client, backend };
-}
-
-/** Deterministic noise in [-0.5, 0.5) (an LCG). */
-export function noise(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
 }
 
 /** `count` model windows of `L` samples from noise: planar wave and its CaC spectrogram. */

@@ -18,7 +18,8 @@ import {
   type CalibrationRunner,
 } from '../../src/quant.js';
 import { synthesizeSong } from '../../scripts/synth/song.js';
-import { noise, tinyHtdemucs, TINY } from '../helpers/quant-models.js';
+import { noise } from '../helpers/noise.js';
+import { tinyHtdemucs, TINY } from '../helpers/quant-models.js';
 
 /** The spec of a 1 s (44100-sample) 4-source model. */
 const SPEC_1S: ModelSpec = readModelSpec(

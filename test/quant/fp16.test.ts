@@ -22,7 +22,8 @@ import {
   type ModelProto,
 } from '../../src/quant.js';
 import { realModelPath } from '../helpers/model.js';
-import { e2eSnrs, noise, separateE2e, tinyHtdemucs, TINY } from '../helpers/quant-models.js';
+import { noise } from '../helpers/noise.js';
+import { e2eSnrs, separateE2e, tinyHtdemucs, TINY } from '../helpers/quant-models.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);

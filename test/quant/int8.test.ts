@@ -25,7 +25,8 @@ import {
 } from '../../src/quant.js';
 import { synthesizeSong } from '../../scripts/synth/song.js';
 import { realModelPath } from '../helpers/model.js';
-import { buildModel, e2eSnrs, floatValue, noise, separateE2e, tinyHtdemucs, TINY } from '../helpers/quant-models.js';
+import { noise } from '../helpers/noise.js';
+import { buildModel, e2eSnrs, floatValue, separateE2e, tinyHtdemucs, TINY } from '../helpers/quant-models.js';
 
 function relError(ref: Float32Array, est: Float32Array): number {
   let num = 0;

@@ -36,6 +36,7 @@ import {
 import { readF32, snrDb } from '../helpers/fixtures.js';
 import { e2eMix, normalisedMusicWindow } from '../helpers/e2e-input.js';
 import { realModelPath } from '../helpers/model.js';
+import { noise } from '../helpers/noise.js';
 import { notHtdemucsModel } from '../helpers/onnx-builder.js';
 
 let original: Uint8Array;
@@ -47,17 +48,6 @@ function retargeted(samples: number | 'dynamic', options?: RetargetOptions): { m
   const model = readModel(original);
   const report = retargetSegment(model, samples, options);
   return { model, report, bytes: writeModel(model) };
-}
-
-/** Deterministic noise in [-1, 1) (an LCG), for inputs whose realism does not matter. */
-function noise(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
 }
 
 interface Outputs {
