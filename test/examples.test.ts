@@ -7,7 +7,6 @@
  * tsx resolves `demucs-mobile/*` through tsconfig `paths`, so the examples run against the
  * sources, as the rest of the suite does; `test/package/tarball.test.ts` covers the build.
  */
-import { spawn } from 'node:child_process';
 import { decodeWav } from '../src/io/wav.js';
 import { HubEmulator } from './hub/emulator/emulator.js';
 import type { CompileJob } from '../src/backends/qualcomm-hub/gen/hub_pb.js';
@@ -20,6 +19,7 @@ import { encodeAudio } from '../src/io/encode.js';
 import { resample, resampledLength } from '../src/io/resample.js';
 import { e2eMix } from './helpers/e2e-input.js';
 import { fixturePath, readF32, REPO_ROOT, snrDb } from './helpers/fixtures.js';
+import { runProcess, type CliRun } from './helpers/cli.js';
 import { realModelPath } from './helpers/model.js';
 
 const FRAMES = 441000;
@@ -31,27 +31,9 @@ function torchStem(k: number, c: number): Float32Array {
   return ref.slice((k * 2 + c) * FRAMES, (k * 2 + c + 1) * FRAMES);
 }
 
-interface ExampleRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** `npx tsx examples/<file> ...args` from the repository root, as a reader would run it. */
-function runExample(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<ExampleRun> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('npx', ['tsx', join('examples', file), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
+function runExample(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
+  return runProcess('npx', ['tsx', join('examples', file), ...args], { env });
 }
 
 /** stdout lines, without npm's own configuration warnings (they go to stderr anyway). */

@@ -16,18 +16,26 @@ export interface CliRun {
 /** Path of the built binary. */
 export const CLI = join(REPO_ROOT, 'dist', 'cli.js');
 
+/** Options of {@link runProcess} and {@link runCli}. */
+export interface RunOptions {
+  /** Working directory. @defaultValue the repository root */
+  cwd?: string;
+  /** Added to this process's environment. */
+  env?: NodeJS.ProcessEnv;
+  /** Called with the child process once it is spawned. */
+  onSpawn?: (child: ReturnType<typeof spawn>) => void;
+}
+
 /**
- * Runs `node dist/cli.js ...args`.
+ * Runs a command with no stdin and collects what it prints.
  *
- * @param args - command-line arguments.
+ * @param command - the executable.
+ * @param args - its arguments.
  * @param options - working directory, environment, and a callback with the child process.
  */
-export function runCli(
-  args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; onSpawn?: (child: ReturnType<typeof spawn>) => void } = {},
-): Promise<CliRun> {
+export function runProcess(command: string, args: readonly string[], options: RunOptions = {}): Promise<CliRun> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(command, args, {
       cwd: options.cwd ?? REPO_ROOT,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -40,4 +48,14 @@ export function runCli(
     child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
     options.onSpawn?.(child);
   });
+}
+
+/**
+ * Runs `node dist/cli.js ...args`.
+ *
+ * @param args - command-line arguments.
+ * @param options - working directory, environment, and a callback with the child process.
+ */
+export function runCli(args: readonly string[], options: RunOptions = {}): Promise<CliRun> {
+  return runProcess(process.execPath, [CLI, ...args], options);
 }
