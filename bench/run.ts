@@ -19,12 +19,10 @@
  * case, (b8): our CLI with the opt-in int8 dynamic model, with the SNR of its stems against
  * (b)'s, reported in a second table (the default model stays float32).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
 import { Chunker } from '../src/core/chunker.js';
 import { MAX_SHIFT_SAMPLES } from '../src/core/constants.js';
 import { PythonRandom } from '../src/core/rng.js';
@@ -34,56 +32,16 @@ import { MALLOC_TUNING } from '../src/node/malloc-tuning.js';
 import { cacheDir } from '../src/node/cache-dir.js';
 import { resolvePackagedModel } from '../src/node/models.js';
 import { writeCharts } from '../scripts/figures.js';
+import { check, measure, type Run } from './measure.js';
 import { measureMasterGain, renderSongBlocks } from '../scripts/synth/song.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CACHE = join(ROOT, 'bench', '.cache');
-const PROBE = pathToFileURL(join(ROOT, 'bench', 'rss-probe.mjs')).href;
 const SEGMENT = 343980;
-const STRIDE = 257985;
 /** The seed our CLI runs with, so its shift (and window count) is known. */
 const SEED = 1;
 
 const CASES: Record<string, number> = { '30s': 30, '3min': 180, '20min': 1200 };
-
-interface Run {
-  seconds: number;
-  peakMb: number;
-  stdout: string;
-  stderr: string;
-  code: number | null;
-}
-
-/** Runs a command to completion, timing it and collecting the peak RSS of its processes. */
-function measure(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const rssFile = join(tmpdir(), `bench-rss-${process.pid}-${Date.now()}.txt`);
-  const started = performance.now();
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, {
-      cwd: ROOT,
-      env: { ...process.env, ...env, NODE_OPTIONS: `--import=${PROBE}`, BENCH_RSS_FILE: rssFile },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const seconds = (performance.now() - started) / 1000;
-      const kb = existsSync(rssFile)
-        ? readFileSync(rssFile, 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[1]))
-        : [];
-      rmSync(rssFile, { force: true });
-      resolvePromise({ seconds, peakMb: kb.reduce((a, b) => a + b, 0) / 1024, stdout, stderr, code });
-    });
-  });
-}
-
-function check(run: Run, what: string): Run {
-  if (run.code !== 0) throw new Error(`${what} failed (exit ${run.code}):\n${run.stderr.slice(-2000)}`);
-  return run;
-}
 
 /** The case's input, generated once: a seeded synthetic song, float32 WAV. */
 async function input(name: string, seconds: number): Promise<string> {

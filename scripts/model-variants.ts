@@ -20,11 +20,9 @@
  *
  * @packageDocumentation
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Separator } from '../src/core/separator.js';
 import { OrtNodeBackend } from '../src/backends/ort-node.js';
@@ -42,11 +40,11 @@ import {
   writeModel,
   type OrtModuleLike,
 } from '../src/quant.js';
+import { check, measure } from '../bench/measure.js';
 import { writeCharts } from './figures.js';
 import { STEM_NAMES, synthesizeSong } from './synth/song.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const PROBE = pathToFileURL(join(ROOT, 'bench', 'rss-probe.mjs')).href;
 const RATE = 44100;
 const DOC = join(ROOT, 'docs', 'model-variants.md');
 const MARK_START = '<!-- variants:table:start -->';
@@ -136,27 +134,12 @@ function log(line: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 }
 
-function runChild(model: string, work: string, songs: number, threads: number): Promise<ChildResult & { peakMb: number }> {
-  const rssFile = join(work, `rss-${Date.now()}.txt`);
-  return new Promise((resolvePromise, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'model-variants.ts'), '--child', model, '--work', work, '--songs', String(songs), '--threads', String(threads)], {
-      cwd: ROOT,
-      env: { ...process.env, ...MALLOC_TUNING, NODE_OPTIONS: `--import=${PROBE}`, BENCH_RSS_FILE: rssFile },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d));
-    p.stderr.on('data', (d: Buffer) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => {
-      const kb = existsSync(rssFile) ? readFileSync(rssFile, 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[1])) : [];
-      rmSync(rssFile, { force: true });
-      if (code !== 0) return reject(new Error(`measuring ${model} failed (exit ${code}):\n${stderr.slice(-2000)}`));
-      const result = JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult;
-      resolvePromise({ ...result, peakMb: kb.reduce((a, b) => a + b, 0) / 1024 });
-    });
-  });
+async function runChild(model: string, work: string, songs: number, threads: number): Promise<ChildResult & { peakMb: number }> {
+  const run = check(
+    await measure(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'model-variants.ts'), '--child', model, '--work', work, '--songs', String(songs), '--threads', String(threads)], MALLOC_TUNING),
+    `measuring ${model}`,
+  );
+  return { ...(JSON.parse(run.stdout.trim().split('\n').pop()!) as ChildResult), peakMb: run.peakMb };
 }
 
 interface Row {
