@@ -47,7 +47,7 @@ export interface OrtNodeBackendOptions {
   /**
    * onnxruntime's CPU memory arena (`enableCpuMemArena`). On, a window's peak memory doubles
    * (5.1 GB instead of 2.6 GB for htdemucs) for no speed gain once the process's allocator
-   * keeps freed memory (the CLI sets `MALLOC_MMAP_THRESHOLD_`/`MALLOC_TRIM_THRESHOLD_`); with
+   * keeps freed memory (the CLI sets the variables of `MALLOC_TUNING`); with
    * glibc's default allocator, on is about 25% faster.
    * @defaultValue false
    */
