@@ -113,5 +113,6 @@ export {
   type OrtTensorConstructorLike,
   type OrtTensorLike,
 } from './quant/calibration.js';
+export { fuseAttention, MS_DOMAIN, type FuseAttentionReport, type SkippedAttention } from './quant/attention.js';
 export { inspectModel, type InitializerPrecision, type InspectOptions, type ModelInspection, type TypeTally } from './quant/inspect.js';
 export * from './quant/gen/onnx_pb.js';

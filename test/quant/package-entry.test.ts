@@ -25,6 +25,7 @@ describe('demucs-mobile/quant', () => {
       'readModel',
       'writeModel',
       'retargetSegment',
+      'fuseAttention',
       'segmentLengths',
       'inspectModel',
       'topologicalSort',
