@@ -14,9 +14,9 @@
  * worker thread allocates from a per-thread arena, whose heaps are at most 64 MB, so each
  * larger block is an mmap of its own despite the raised threshold: measured on five windows,
  * 1.65 million page faults against 0.70 million on the main thread, and a 3.1 GB peak against
- * 2.7 GB. With it, a worker-thread session faults and peaks like one on the main thread.
- * onnxruntime's threads only allocate between kernels, so sharing one arena costs nothing
- * measurable.
+ * 2.7 GB. With it, a worker-thread session faults and peaks like one on the main thread; on
+ * the main thread it changes nothing measurable (docs/benchmarks.md, the session-settings
+ * sweep).
  *
  * glibc reads them only when a process starts: the `demucs-mobile` CLI re-executes itself
  * with them on Linux; a host application sets them in its own environment

@@ -10,9 +10,9 @@
  * holds the whole score tensor. The result differs from the unfused graph only by float32
  * rounding (summation order, and s applied once instead of √s twice).
  *
- * The rewrite is for onnxruntime (the contrib operator is not standard ONNX): the Node and
- * browser backends can run it; a model for another runtime (Qualcomm AI Hub) keeps the
- * unfused form.
+ * The rewrite is for onnxruntime (the contrib operator is not standard ONNX): tested with
+ * onnxruntime-node; onnxruntime-web's builds carry the contrib operators but are not tested
+ * with it here; a model for another runtime (Qualcomm AI Hub) keeps the unfused form.
  */
 import { create } from '@bufbuild/protobuf';
 import { OperatorSetIdProtoSchema, type GraphProto, type ModelProto, type NodeProto } from './gen/onnx_pb.js';
