@@ -81,8 +81,9 @@ export interface OrtNodeBackendOptions {
   /**
    * Rewrite the model's attention blocks into onnxruntime's `com.microsoft.MultiHeadAttention`
    * before loading (`fuseAttention` of `demucs-mobile/quant`), which the CPU runs as flash
-   * attention. For htdemucs: about 10 % less time per window and 340 MB less peak memory,
-   * outputs within 115 dB of the unfused graph (docs/benchmarks.md). The model is rewritten in
+   * attention. For htdemucs: about 350 MB less peak memory (the score tensors are never held
+   * whole), outputs within 115 dB of the unfused graph, no speed gain shown outside this
+   * machine's noise (docs/benchmarks.md). The model is rewritten in
    * memory on every load, or once into `optimizedModelCache` when that is set. A model without
    * such blocks loads unchanged.
    * @defaultValue false

@@ -4,10 +4,10 @@
  * PyTorch exports each `nn.MultiheadAttention` of the cross-domain transformer as separate
  * operators: `q·√s`, `kᵀ·√s`, MatMul, Softmax, MatMul with `v`, a Transpose and a Reshape
  * (s = 1/√d, computed from the shape of `q`). onnxruntime runs them as written, materialising
- * the `[B, heads, S, S]` score tensor (231 MB per block at 2688 tokens), and they are about a
- * fifth of a window's time on a CPU. `MultiHeadAttention` computes the same function; on the
- * CPU onnxruntime runs it as flash attention (scores in tiles, online softmax), which never
- * holds the whole score tensor. The result differs from the unfused graph only by float32
+ * the `[B, heads, S, S]` score tensor (231 MB per block at 2688 tokens); they are about a
+ * fifth of a window's operator time in an onnxruntime CPU profile. `MultiHeadAttention`
+ * computes the same function; on the CPU onnxruntime runs it as flash attention (scores in
+ * tiles, online softmax), which never holds the whole score tensor. The result differs from the unfused graph only by float32
  * rounding (summation order, and s applied once instead of √s twice).
  *
  * The rewrite is for onnxruntime (the contrib operator is not standard ONNX): tested with
