@@ -15,8 +15,8 @@
  * with it here; a model for another runtime (Qualcomm AI Hub) keeps the unfused form.
  */
 import { create } from '@bufbuild/protobuf';
-import { OperatorSetIdProtoSchema, type GraphProto, type ModelProto, type NodeProto } from './gen/onnx_pb.js';
-import { attributeValue, constantTensor, float32Values, getAttribute, GraphIndex, int64Tensor, int64Values, makeConstantNode, makeNode } from './onnx-io.js';
+import { OperatorSetIdProtoSchema, type ModelProto, type NodeProto } from './gen/onnx_pb.js';
+import { attributeValue, constantTensor, float32Values, getAttribute, GraphIndex, int64Tensor, int64Values, makeConstantNode, makeNode, pruneDead } from './onnx-io.js';
 
 /** The operator domain of `MultiHeadAttention`. */
 export const MS_DOMAIN = 'com.microsoft';
@@ -164,8 +164,8 @@ function match(links: Links, softmax: NodeProto): Match | string {
 /**
  * Replaces each unfused scaled-dot-product attention of the cross-domain transformer by one
  * `com.microsoft.MultiHeadAttention` node (onnxruntime's flash attention on the CPU). The
- * rest of the graph, and the value each block produces, keep their names; nodes nothing uses
- * any more (the scale's shape arithmetic) are removed. Run it after
+ * rest of the graph, and the value each block produces, keep their names; nodes and
+ * initializers nothing reads any more (the scale's shape arithmetic) are removed. Run it after
  * {@link retargetSegment}, on a float32 model (the precision tools have not been tried on the
  * fused graph).
  *
@@ -225,19 +225,8 @@ export function fuseAttention(model: ModelProto): FuseAttentionReport {
   }
   if (fused.length > 0) {
     graph.node = graph.node.flatMap((x) => [...(inserted.get(x) ?? []), ...(removed.has(x) ? [] : [x])]);
-    removeDeadNodes(graph);
+    pruneDead(graph);
     if (!model.opsetImport.some((o) => o.domain === MS_DOMAIN)) model.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: MS_DOMAIN, version: 1n }));
   }
   return { fused, skipped };
-}
-
-/** Removes nodes none of whose outputs is used by another node or is a graph output, until none is left. */
-function removeDeadNodes(graph: GraphProto): void {
-  const outputs = new Set(graph.output.map((o) => o.name));
-  for (;;) {
-    const used = new Set(graph.node.flatMap((x) => x.input));
-    const live = graph.node.filter((x) => x.output.some((o) => used.has(o) || outputs.has(o)));
-    if (live.length === graph.node.length) return;
-    graph.node = live;
-  }
 }

@@ -23,6 +23,7 @@ import {
   GraphIndex,
   int64Values,
   makeNode,
+  pruneDead,
   tensorElementCount,
   topologicalSort,
 } from './onnx-io.js';
@@ -427,21 +428,6 @@ export function int8ActivationNames(model: ModelProto, options: Int8Options = {}
   const names = new Set<string>();
   for (const t of findTargets(graph, resolveOptions(options))) names.add(t.node.input[0]!);
   return [...names];
-}
-
-/** Removes nodes whose outputs nobody reads and initializers nobody reads. */
-function pruneDead(graph: GraphProto): void {
-  const outputs = new Set(graph.output.map((o) => o.name));
-  for (;;) {
-    const used = new Set<string>(outputs);
-    for (const n of graph.node) for (const i of n.input) used.add(i);
-    const before = graph.node.length;
-    graph.node = graph.node.filter((n) => n.output.some((o) => o !== '' && used.has(o)));
-    if (graph.node.length === before) {
-      graph.initializer = graph.initializer.filter((t) => used.has(t.name));
-      return;
-    }
-  }
 }
 
 // #endregion

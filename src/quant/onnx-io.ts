@@ -604,6 +604,27 @@ export function topologicalSort(graph: GraphProto): number {
   return moved;
 }
 
+/**
+ * Removes the nodes none of whose outputs is read (by a node or as a graph output), repeatedly
+ * until none is left, then the initializers nothing reads.
+ *
+ * @param graph - the graph, edited in place.
+ * @internal
+ */
+export function pruneDead(graph: GraphProto): void {
+  const outputs = new Set(graph.output.map((o) => o.name));
+  for (;;) {
+    const used = new Set<string>(outputs);
+    for (const n of graph.node) for (const i of n.input) used.add(i);
+    const before = graph.node.length;
+    graph.node = graph.node.filter((n) => n.output.some((o) => o !== '' && used.has(o)));
+    if (graph.node.length === before) {
+      graph.initializer = graph.initializer.filter((t) => used.has(t.name));
+      return;
+    }
+  }
+}
+
 // #endregion
 
 // #region Value infos and opsets
