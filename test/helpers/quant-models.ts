@@ -3,6 +3,7 @@
  * the e2e song separated by a model variant, compared with the float32 PyTorch stems.
  */
 import { create } from '@bufbuild/protobuf';
+import * as ort from 'onnxruntime-node';
 import { Separator } from '../../src/index.js';
 import { OrtNodeBackend } from '../../src/node.js';
 import {
@@ -17,6 +18,7 @@ import {
   TypeProto_TensorSchema,
   TypeProtoSchema,
   ValueInfoProtoSchema,
+  writeModel,
   type ModelProto,
   type NodeProto,
   type TensorProto,
@@ -34,6 +36,20 @@ export function floatValue(name: string, dims: readonly (number | string)[]): Va
   });
   setValueInfoDims(v, dims);
   return v;
+}
+
+/** Float32 inputs of {@link runModel}, by name. */
+export type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
+
+/** Runs a model once in onnxruntime-node (one thread) and returns its outputs in order. */
+export async function runModel(model: ModelProto, feeds: Feeds): Promise<Float32Array[]> {
+  const session = await ort.InferenceSession.create(writeModel(model), { intraOpNumThreads: 1 });
+  try {
+    const out = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor('float32', v.data, v.dims)])));
+    return session.outputNames.map((n) => out[n]!.data as Float32Array);
+  } finally {
+    await session.release();
+  }
 }
 
 /** A model (IR 8, opset 17) from nodes, initializers and the graph signature. */

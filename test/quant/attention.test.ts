@@ -7,12 +7,11 @@
  * tolerance of the PyTorch stems.
  */
 import { readFileSync } from 'node:fs';
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { float32Tensor, fuseAttention, int64Tensor, makeConstantNode, makeNode, readModel, writeModel, type ModelProto, type NodeProto } from '../../src/quant.js';
 import { realModelPath } from '../helpers/model.js';
 import { noise } from '../helpers/noise.js';
-import { buildModel, e2eSnrs, floatValue, separateE2e } from '../helpers/quant-models.js';
+import { buildModel, e2eSnrs, floatValue, runModel, separateE2e } from '../helpers/quant-models.js';
 
 /** Shape and variations of a tiny attention block. */
 interface Block {
@@ -72,15 +71,10 @@ function attentionModel(b: Block): ModelProto {
 }
 
 async function run(model: ModelProto, b: Block): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(writeModel(model), { intraOpNumThreads: 1 });
-  try {
-    const { batch: B, heads: H, headSize: d, queries: Sq, keys: Sk } = b;
-    const t = (seed: number, dims: number[]) => new ort.Tensor('float32', noise(dims.reduce((x, y) => x * y, 1), seed, 4), dims);
-    const out = await session.run({ q0: t(1, [B, H, Sq, d]), k0: t(2, [B, H, Sk, d]), v0: t(3, [B, H, Sk, d]) });
-    return out.y!.data as Float32Array;
-  } finally {
-    await session.release();
-  }
+  const { batch: B, heads: H, headSize: d, queries: Sq, keys: Sk } = b;
+  const t = (seed: number, dims: number[]) => ({ data: noise(dims.reduce((x, y) => x * y, 1), seed, 4), dims });
+  const [y] = await runModel(model, { q0: t(1, [B, H, Sq, d]), k0: t(2, [B, H, Sk, d]), v0: t(3, [B, H, Sk, d]) });
+  return y!;
 }
 
 const ops = (m: ModelProto) => m.graph!.node.map((n) => n.opType);

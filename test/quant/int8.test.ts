@@ -26,7 +26,7 @@ import {
 import { synthesizeSong } from '../../scripts/synth/song.js';
 import { realModelPath } from '../helpers/model.js';
 import { noise } from '../helpers/noise.js';
-import { buildModel, e2eSnrs, floatValue, separateE2e, tinyHtdemucs, TINY } from '../helpers/quant-models.js';
+import { buildModel, e2eSnrs, floatValue, runModel, separateE2e, tinyHtdemucs, TINY } from '../helpers/quant-models.js';
 
 function relError(ref: Float32Array, est: Float32Array): number {
   let num = 0;
@@ -36,16 +36,6 @@ function relError(ref: Float32Array, est: Float32Array): number {
     den += ref[i]! ** 2;
   }
   return Math.sqrt(num / den);
-}
-
-async function run(model: ModelProto, feeds: Record<string, { data: Float32Array; dims: number[] }>): Promise<Float32Array[]> {
-  const session = await ort.InferenceSession.create(writeModel(model), { intraOpNumThreads: 1 });
-  try {
-    const out = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor('float32', v.data, v.dims)])));
-    return session.outputNames.map((n) => out[n]!.data as Float32Array);
-  } finally {
-    await session.release();
-  }
 }
 
 /** Y = alpha · X · Wᵀ + beta · b, a Gemm as PyTorch exports `nn.Linear` (transB = 1). */
@@ -68,7 +58,7 @@ const tinyFeeds = () => ({
 describe('quantizeInt8 on tiny graphs', () => {
   it("dynamic: folds the sliced, transposed MatMul weight, quantizes it to 7 bits per column behind DynamicQuantizeLinear + MatMulInteger, and the conv weight behind DequantizeLinear", async () => {
     const feeds = tinyFeeds();
-    const reference = await run(tinyHtdemucs(), feeds);
+    const reference = await runModel(tinyHtdemucs(), feeds);
     const m = tinyHtdemucs();
     const report = quantizeInt8(m, { minElements: 1 });
     expect(report).toMatchObject({ mode: 'dynamic', weightsQuantized: 2, elementsQuantized: 20, nodesQuantized: { Conv: 1, MatMul: 1 }, activationsQuantized: 1 });
@@ -86,7 +76,7 @@ describe('quantizeInt8 on tiny graphs', () => {
     const dq = g.node.find((n) => n.opType === 'DequantizeLinear')!;
     expect(dq.attribute.find((a) => a.name === 'axis')?.i).toBe(0n);
     expect(m.metadataProps.find((p) => p.key === 'demucs-mobile.int8')?.value).toBe('{"mode":"dynamic"}');
-    const out = await run(m, feeds);
+    const out = await runModel(m, feeds);
     out.forEach((o, i) => expect(relError(reference[i]!, o), `output ${i}`).toBeLessThan(0.03));
   });
 
@@ -96,13 +86,13 @@ describe('quantizeInt8 on tiny graphs', () => {
     ['weight-only', { matmul: 'dequantize' }, 0.01],
   ])('dynamic Gemm (alpha 0.5, beta 2) as MatMul + Add, %s', async (_, options, bound) => {
     const x = { x: { data: noise(16 * 64, 23, 1), dims: [16, 64] } };
-    const [reference] = await run(gemmModel(), x);
+    const [reference] = await runModel(gemmModel(), x);
     const m = gemmModel();
     const report = quantizeInt8(m, { ...options, minElements: 1 });
     expect(report.nodesQuantized).toEqual({ Gemm: 1 });
     expect(m.graph!.node.map((n) => n.opType)).not.toContain('Gemm');
     expect(m.graph!.node.at(-1)?.opType).toBe('Add');
-    const [out] = await run(m, x);
+    const [out] = await runModel(m, x);
     expect(relError(reference!, out!)).toBeLessThan(bound);
   });
 
@@ -112,16 +102,16 @@ describe('quantizeInt8 on tiny graphs', () => {
   const avx2WithoutVnni = process.arch === 'x64' && /\bavx2\b/.test(cpuinfo) && !/\b(avx512_vnni|avx_vnni)\b/.test(cpuinfo);
   it.runIf(avx2WithoutVnni)('dynamic Gemm with full 8-bit int8 weights saturates on this AVX2 CPU without VNNI (why reduceRange is the default)', async () => {
     const x = { x: { data: noise(16 * 64, 23, 1), dims: [16, 64] } };
-    const [reference] = await run(gemmModel(), x);
+    const [reference] = await runModel(gemmModel(), x);
     const m = gemmModel();
     quantizeInt8(m, { reduceRange: false, minElements: 1 });
-    const [out] = await run(m, x);
+    const [out] = await runModel(m, x);
     expect(relError(reference!, out!)).toBeGreaterThan(0.05); // measured 0.165
   });
 
   it('static: QDQ pairs on the activations with calibrated scales, per-channel weights behind DequantizeLinear', async () => {
     const feeds = tinyFeeds();
-    const reference = await run(tinyHtdemucs(), feeds);
+    const reference = await runModel(tinyHtdemucs(), feeds);
     const options = { mode: 'static', minElements: 1 } as const;
     const windows = [{ wave: feeds.wave.data, spec: feeds.spec.data, track: 0, start: 0, rms: 1 }];
     const ranges = await collectActivationRanges(tinyHtdemucs(), windows, ortCalibrationRunner(ort, { intraOpNumThreads: 1 }), options);
@@ -134,7 +124,7 @@ describe('quantizeInt8 on tiny graphs', () => {
     const scale = m.graph!.initializer.find((t) => t.name === 'spec_scale')!;
     const r = ranges.spec!;
     expect(new Float32Array(scale.rawData.slice().buffer)[0]).toBe(Math.fround((Math.max(0, r.max) - Math.min(0, r.min)) / 255));
-    const out = await run(m, feeds);
+    const out = await runModel(m, feeds);
     out.forEach((o, i) => expect(relError(reference[i]!, o), `output ${i}`).toBeLessThan(0.05));
   });
 
