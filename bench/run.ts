@@ -36,6 +36,8 @@ import { decodeWav } from '../src/io/wav.js';
 import { WavFileWriter } from '../src/node/wav-file.js';
 import { MALLOC_TUNING } from '../src/node/malloc-tuning.js';
 import { cacheDir } from '../src/node/cache-dir.js';
+import { backendOptions } from '../src/cli/separate.js';
+import type { OrtNodeBackendOptions } from '../src/backends/ort-node.js';
 import { resolvePackagedModel } from '../src/node/models.js';
 import { writeCharts } from '../scripts/figures.js';
 import { check, measure, type Run } from './measure.js';
@@ -69,11 +71,9 @@ function ourWindows(frames: number): number {
   return new Chunker(frames + MAX_SHIFT_SAMPLES - offset, { segment: SEGMENT }).chunks.length;
 }
 
-/** The CLI's backend settings (see `backendOptions` in src/cli/separate.ts). */
-function cliBackendOptions(): Record<string, unknown> {
-  const cores = availableParallelism();
-  const worker = cores > 2;
-  return { threads: worker ? cores - 1 : cores, worker, optimizedModelCache: join(cacheDir(), 'optimized') };
+/** The CLI's backend settings for one file at its defaults: the floor loads the model with them. */
+function cliBackendOptions(): OrtNodeBackendOptions {
+  return backendOptions({ jobs: 1, cache: cacheDir(), fuseAttention: true, sessionsShareCores: false });
 }
 
 interface CaseResult {

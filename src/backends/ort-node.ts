@@ -85,7 +85,9 @@ export interface OrtNodeBackendOptions {
    * whole), outputs within 115 dB of the unfused graph, no speed gain shown outside this
    * machine's noise (docs/benchmarks.md). The model is rewritten in
    * memory on every load, or once into `optimizedModelCache` when that is set. A model without
-   * such blocks loads unchanged.
+   * such blocks loads unchanged. The CLI turns it on (`--no-fuse-attention` turns it off); off
+   * here because without a cache the rewrite costs every load about a second (reading,
+   * rewriting and writing the 174 MB file) and a transient copy of the model in memory.
    * @defaultValue false
    */
   readonly fuseAttention?: boolean;
@@ -239,7 +241,14 @@ function errorText(e: unknown): string {
 async function fusedAttentionModel(model: string | Uint8Array): Promise<string | Uint8Array> {
   const [{ readModel, writeModel }, { fuseAttention }] = await Promise.all([import('../quant/onnx-io.js'), import('../quant/attention.js')]);
   const bytes = typeof model === 'string' ? new Uint8Array(await readFile(model)) : model;
-  const parsed = readModel(bytes);
+  let parsed: ReturnType<typeof readModel>;
+  try {
+    parsed = readModel(bytes);
+  } catch (e) {
+    // The parser names the byte count; the user needs the file too.
+    if (!(e instanceof DemucsError) || typeof model !== 'string') throw e;
+    throw new DemucsError(e.code, `model file ${JSON.stringify(model)}: ${e.message}`, { cause: e });
+  }
   return fuseAttention(parsed).fused.length === 0 ? model : writeModel(parsed);
 }
 

@@ -62,6 +62,12 @@ export interface SeparateCommandOptions {
    * to be downloaded still goes there).
    */
   readonly cache: boolean;
+  /**
+   * Fuse the model's attention blocks before loading (`OrtNodeBackendOptions.fuseAttention`):
+   * about 350 MB less peak memory for htdemucs, outputs within 115 dB of the exported graph.
+   * `--no-fuse-attention` loads the graph as exported.
+   */
+  readonly fuseAttention: boolean;
 }
 
 /** What the command reports for one input file. */
@@ -135,9 +141,8 @@ export async function runSeparate(
   const board = createProgressBoard(mode, io.stderr);
   let exitCode: number = EXIT.OK;
   try {
-    // Several sessions in one process (jobs, or a bag's members) must not spin-wait.
     const sessionsShareCores = jobs > 1 || extname(model.path).toLowerCase() === '.json';
-    const backend = new OrtNodeBackend({ ...backendOptions(options.threads, jobs, cache), spinning: !sessionsShareCores });
+    const backend = new OrtNodeBackend(backendOptions({ threads: options.threads, jobs, cache, fuseAttention: options.fuseAttention, sessionsShareCores }));
     for (let j = 0; j < jobs; j++) lanes.push(await openLane(model.path, backend, options));
     let next = 0;
     const runLane = async (lane: Lane): Promise<void> => {
@@ -209,15 +214,30 @@ async function openLane(path: string, backend: OrtNodeBackend, options: Separate
  * docs/benchmarks.md); with more cores, onnxruntime keeps all but one and runs on a worker
  * so the pipeline's own work gets the remaining core. Several jobs each get a worker (a
  * session on the JavaScript thread would block the others) and a share of the cores.
+ * The benchmark's floor loads with the same settings (bench/run.ts).
+ *
+ * @internal
+ *
+ * @param o - the command's choices; `cache` is the cache directory (no optimised copies when
+ *   absent) and `sessionsShareCores` says several sessions run in this process.
  */
-function backendOptions(threads: number | undefined, jobs: number, cache: string | undefined): OrtNodeBackendOptions {
+export function backendOptions(o: {
+  readonly threads?: number | undefined;
+  readonly jobs: number;
+  readonly cache?: string | undefined;
+  readonly fuseAttention: boolean;
+  readonly sessionsShareCores: boolean;
+}): OrtNodeBackendOptions {
   const cores = availableParallelism();
-  const worker = jobs > 1 || cores > 2;
-  const share = jobs > 1 ? Math.max(1, Math.floor(cores / jobs)) : worker ? cores - 1 : cores;
+  const worker = o.jobs > 1 || cores > 2;
+  const share = o.jobs > 1 ? Math.max(1, Math.floor(cores / o.jobs)) : worker ? cores - 1 : cores;
   return {
-    threads: threads ?? share,
+    threads: o.threads ?? share,
     worker,
-    ...(cache === undefined ? {} : { optimizedModelCache: join(cache, 'optimized') }),
+    fuseAttention: o.fuseAttention,
+    // Several sessions in one process (jobs, or a bag's members) must not spin-wait.
+    spinning: !o.sessionsShareCores,
+    ...(o.cache === undefined ? {} : { optimizedModelCache: join(o.cache, 'optimized') }),
   };
 }
 

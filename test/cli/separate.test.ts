@@ -170,7 +170,11 @@ describe('demucs-mobile separate (stand-in model)', () => {
       expect(shape.stderr).toMatch(/model does not look like HTDemucs: it has 1 inputs \(pixels\).*\[ERR_MODEL_SHAPE\]/);
       const notOnnx = await runCli(['separate', stereoPath, '-o', join(dir, 'out-model'), '--model', stereoPath]);
       expect(notOnnx.code).toBe(4);
-      expect(notOnnx.stderr).toMatch(/onnxruntime could not load the model .*\[ERR_MODEL_LOAD\]/);
+      expect(notOnnx.stderr).toMatch(/model file ".*stereo\.wav": not an ONNX model \(2400058 bytes\): .*\[ERR_MODEL_LOAD\]/);
+      // Loaded as exported, the file goes straight to onnxruntime, which refuses it.
+      const notOnnxUnfused = await runCli(['separate', stereoPath, '-o', join(dir, 'out-model'), '--model', stereoPath, '--no-fuse-attention']);
+      expect(notOnnxUnfused.code).toBe(4);
+      expect(notOnnxUnfused.stderr).toMatch(/onnxruntime could not load the model ".*stereo\.wav": .*\[ERR_MODEL_LOAD\]/);
       const missing = await runCli(['separate', stereoPath, '-o', join(dir, 'out-model'), '--model', join(dir, 'nope.onnx')]);
       expect(missing.code).toBe(4);
       expect(missing.stderr).toMatch(/model file ".*nope\.onnx" does not exist \[ERR_MODEL_NOT_FOUND\]/);
@@ -210,17 +214,46 @@ describe('demucs-mobile separate (stand-in model)', () => {
 });
 
 describe('demucs-mobile separate (real model, default model resolution)', () => {
-  it('separates e2e/mix.wav within 60 dB of PyTorch, as float32 stems', async () => {
-    const out = join(dir, 'out-real');
-    const run = await runCli(['separate', fixturePath('e2e/mix.wav'), '-o', out, '--shifts', '0', '--bit-depth', '32', '--clip-mode', 'none', '--quiet']);
+  const ref = readF32('e2e/stems_torch.f32', [4, 2, 441000]);
+  const cache = join(dir, 'cache-real');
+  const separate = (out: string, ...flags: string[]) =>
+    runCli(['separate', fixturePath('e2e/mix.wav'), '-o', out, '--shifts', '0', '--bit-depth', '32', '--clip-mode', 'none', '--quiet', ...flags], {
+      env: { DEMUCS_MOBILE_CACHE: cache },
+    });
+
+  it('separates e2e/mix.wav within 60 dB of PyTorch, as float32 stems, with the attention fused into the cached copy', async () => {
+    const run = await separate(join(dir, 'out-real'));
     expect(run.code, run.stderr).toBe(0);
-    const ref = readF32('e2e/stems_torch.f32', [4, 2, 441000]);
     ['drums', 'bass', 'other', 'vocals'].forEach((name, s) => {
-      const stem = readStem(join(out, 'mix', `${name}.wav`));
+      const stem = readStem(join(dir, 'out-real', 'mix', `${name}.wav`));
       for (let c = 0; c < 2; c++) {
         const refRow = ref.subarray((s * 2 + c) * 441000, (s * 2 + c + 1) * 441000);
         expect(snrDb(refRow, stem[c]!), `${name} ch${c}`).toBeGreaterThanOrEqual(60);
       }
     });
+    const copies = readdirSync(join(cache, 'optimized')).filter((f) => f.endsWith('.onnx'));
+    expect(copies.filter((f) => f.endsWith('.mha.extended.onnx'))).toHaveLength(1);
+    expect(copies).toHaveLength(1);
+  });
+
+  it('--no-fuse-attention loads the graph as exported: its own cached copy, stems within 100 dB of the fused run', async () => {
+    const run = await separate(join(dir, 'out-unfused'), '--no-fuse-attention');
+    expect(run.code, run.stderr).toBe(0);
+    const copies = readdirSync(join(cache, 'optimized')).filter((f) => f.endsWith('.onnx'));
+    expect(copies.filter((f) => !f.endsWith('.mha.extended.onnx'))).toHaveLength(1);
+    expect(copies).toHaveLength(2);
+    let differs = false;
+    ['drums', 'bass', 'other', 'vocals'].forEach((name, s) => {
+      const fused = readStem(join(dir, 'out-real', 'mix', `${name}.wav`));
+      const unfused = readStem(join(dir, 'out-unfused', 'mix', `${name}.wav`));
+      for (let c = 0; c < 2; c++) {
+        const refRow = ref.subarray((s * 2 + c) * 441000, (s * 2 + c + 1) * 441000);
+        expect(snrDb(refRow, unfused[c]!), `${name} ch${c}`).toBeGreaterThanOrEqual(60);
+        expect(snrDb(unfused[c]!, fused[c]!), `${name} ch${c} fused vs unfused`).toBeGreaterThanOrEqual(100);
+        differs ||= maxAbsDiff(unfused[c]!, fused[c]!).max > 0;
+      }
+    });
+    // Not the same graph: fused attention rounds differently.
+    expect(differs).toBe(true);
   });
 });
