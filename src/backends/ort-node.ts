@@ -15,6 +15,10 @@ import type { Backend, LoadOptions, ModelSession, ModelSource } from './backend.
 import { OrtModelSession, type OrtModule, type OrtSessionLike } from './ort-session.js';
 import { PLAIN_TENSORS, WorkerSession } from './ort-node-host.js';
 import { verifySha256 } from '../node/sha256.js';
+import { OPTIMIZED_COPY_SUFFIX, PARTIAL_SUFFIX, pruneOptimizedCopies, touchCopy } from '../node/optimized-copies.js';
+
+/** Optimised copies kept by default (`optimizedModelCacheEntries`). */
+const DEFAULT_CACHE_ENTRIES = 8;
 
 /** The onnxruntime-node module, as much of it as this backend uses. */
 interface OrtNode extends OrtModule {
@@ -70,6 +74,13 @@ export interface OrtNodeBackendOptions {
    * @defaultValue none (no cache)
    */
   readonly optimizedModelCache?: string;
+  /**
+   * Optimised copies kept in `optimizedModelCache`: after writing a new copy, all but this
+   * many most recently used ones are removed (a reinstalled model file makes a new copy of
+   * about 210 MB for htdemucs, and the old one would otherwise stay forever).
+   * @defaultValue 8 (a four-member bag, fused or not, plus a few single models)
+   */
+  readonly optimizedModelCacheEntries?: number;
   /**
    * Whether onnxruntime's worker threads spin-wait for work between operators and after a
    * run (session config `session.intra_op.allow_spinning`). Spinning shaves a little latency
@@ -156,6 +167,10 @@ export class OrtNodeBackend implements Backend {
     if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) {
       throw new RangeError(`threads (${options.threads}) must be a positive integer`);
     }
+    const entries = options.optimizedModelCacheEntries;
+    if (entries !== undefined && !(Number.isInteger(entries) && entries >= 1)) {
+      throw new RangeError(`optimizedModelCacheEntries (${entries}) must be a positive integer`);
+    }
     const level = options.graphOptimizationLevel;
     if (level !== undefined && !['disabled', 'basic', 'extended', 'all'].includes(level)) {
       throw new RangeError(`graphOptimizationLevel (${JSON.stringify(level)}) must be one of 'disabled', 'basic', 'extended', 'all'`);
@@ -207,7 +222,8 @@ export class OrtNodeBackend implements Backend {
     try {
       const fuse = this.#options.fuseAttention ?? false;
       if (typeof input === 'string' && this.#options.optimizedModelCache !== undefined) {
-        input = await optimizedCopy(ort, input, this.#options.optimizedModelCache, sessionOptions, fuse);
+        const keep = this.#options.optimizedModelCacheEntries ?? DEFAULT_CACHE_ENTRIES;
+        input = await optimizedCopy(ort, input, this.#options.optimizedModelCache, sessionOptions, fuse, keep);
       } else if (fuse) {
         input = await fusedAttentionModel(input);
       }
@@ -257,16 +273,27 @@ async function fusedAttentionModel(model: string | Uint8Array): Promise<string |
  * `extended` level (no hardware-specific layout changes), so loading it with `all` applies
  * only the fast layout passes; with `fuse`, from the model with its attention fused. Keyed by
  * the file's size, modification time, inode, the onnxruntime version and `fuse`, so a changed
- * file, runtime or choice gets a new copy.
+ * file, runtime or choice gets a new copy. A copy in use is touched, and after a new one is
+ * written only the `keep` most recently used stay.
  */
-async function optimizedCopy(ort: OrtNode, path: string, cacheDir: string, sessionOptions: InferenceSession.SessionOptions, fuse: boolean): Promise<string> {
+async function optimizedCopy(
+  ort: OrtNode,
+  path: string,
+  cacheDir: string,
+  sessionOptions: InferenceSession.SessionOptions,
+  fuse: boolean,
+  keep: number,
+): Promise<string> {
   const s = await stat(path);
   const version = ort.env.versions.node ?? ort.env.versions.common ?? 'unknown';
   const key = `${s.size}-${Math.round(s.mtimeMs)}-${s.ino}-ort${version}`;
-  const target = join(cacheDir, `${key}${fuse ? '.mha' : ''}.extended.onnx`);
-  if (existsSync(target)) return target;
+  const target = join(cacheDir, `${key}${fuse ? '.mha' : ''}${OPTIMIZED_COPY_SUFFIX}`);
+  if (existsSync(target)) {
+    await touchCopy(target);
+    return target;
+  }
   await mkdir(cacheDir, { recursive: true });
-  const partial = `${target}.${process.pid}.partial`;
+  const partial = `${target}.${process.pid}${PARTIAL_SUFFIX}`;
   try {
     const source = fuse ? await fusedAttentionModel(path) : path;
     const options = { ...sessionOptions, graphOptimizationLevel: 'extended', optimizedModelFilePath: partial } as const;
@@ -276,6 +303,7 @@ async function optimizedCopy(ort: OrtNode, path: string, cacheDir: string, sessi
   } finally {
     await rm(partial, { force: true });
   }
+  await pruneOptimizedCopies(cacheDir, keep);
   return target;
 }
 

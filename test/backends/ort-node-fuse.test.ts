@@ -44,8 +44,9 @@ describe('OrtNodeBackend fuseAttention', () => {
     expect(fused.filter((o) => o === 'MultiHeadAttention')).toHaveLength(10);
     expect(fused).not.toContain('Softmax');
 
-    // The unfused choice gets a copy of its own; the fused copy is reused, not rewritten.
-    const before = statSync(join(cache, files[0]!)).mtimeMs;
+    // The unfused choice gets a copy of its own; the fused copy is reused, not rewritten (a
+    // rewrite renames a new file into place; a reuse only touches it).
+    const before = statSync(join(cache, files[0]!)).ino;
     await (await new OrtNodeBackend({ ...options, optimizedModelCache: cache }).load(model)).dispose();
     await (await new OrtNodeBackend({ ...options, fuseAttention: true, optimizedModelCache: cache }).load(model)).dispose();
     const after = readdirSync(cache).sort();
@@ -53,7 +54,7 @@ describe('OrtNodeBackend fuseAttention', () => {
     const plain = after.find((f) => !f.includes('.mha.'))!;
     expect(plain).toMatch(/-ort[0-9.]+\.extended\.onnx$/);
     expect(ops(join(cache, plain)).filter((o) => o === 'Softmax')).toHaveLength(10);
-    expect(statSync(join(cache, files[0]!)).mtimeMs).toBe(before);
+    expect(statSync(join(cache, files[0]!)).ino).toBe(before);
   });
 
   it('fuses model bytes in memory, with the same stems', async () => {
