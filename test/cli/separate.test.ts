@@ -220,16 +220,17 @@ describe('demucs-mobile separate (real model, default model resolution)', () => 
     runCli(['separate', fixturePath('e2e/mix.wav'), '-o', out, '--shifts', '0', '--bit-depth', '32', '--clip-mode', 'none', '--quiet', ...flags], {
       env: { DEMUCS_MOBILE_CACHE: cache },
     });
+  const names = ['drums', 'bass', 'other', 'vocals'];
+  /** The stems a run wrote, in the fixture's source order, each [left, right]. */
+  const stemsOf = (out: string) => names.map((name) => readStem(join(out, 'mix', `${name}.wav`)));
+  /** PyTorch's stem `s`, channel `c`. */
+  const torch = (s: number, c: number) => ref.subarray((s * 2 + c) * 441000, (s * 2 + c + 1) * 441000);
 
   it('separates e2e/mix.wav within 60 dB of PyTorch, as float32 stems, with the attention fused into the cached copy', async () => {
     const run = await separate(join(dir, 'out-real'));
     expect(run.code, run.stderr).toBe(0);
-    ['drums', 'bass', 'other', 'vocals'].forEach((name, s) => {
-      const stem = readStem(join(dir, 'out-real', 'mix', `${name}.wav`));
-      for (let c = 0; c < 2; c++) {
-        const refRow = ref.subarray((s * 2 + c) * 441000, (s * 2 + c + 1) * 441000);
-        expect(snrDb(refRow, stem[c]!), `${name} ch${c}`).toBeGreaterThanOrEqual(60);
-      }
+    stemsOf(join(dir, 'out-real')).forEach((stem, s) => {
+      for (let c = 0; c < 2; c++) expect(snrDb(torch(s, c), stem[c]!), `${names[s]} ch${c}`).toBeGreaterThanOrEqual(60);
     });
     const copies = readdirSync(join(cache, 'optimized')).filter((f) => f.endsWith('.onnx'));
     expect(copies.filter((f) => f.endsWith('.mha.extended.onnx'))).toHaveLength(1);
@@ -242,15 +243,13 @@ describe('demucs-mobile separate (real model, default model resolution)', () => 
     const copies = readdirSync(join(cache, 'optimized')).filter((f) => f.endsWith('.onnx'));
     expect(copies.filter((f) => !f.endsWith('.mha.extended.onnx'))).toHaveLength(1);
     expect(copies).toHaveLength(2);
+    const fused = stemsOf(join(dir, 'out-real'));
     let differs = false;
-    ['drums', 'bass', 'other', 'vocals'].forEach((name, s) => {
-      const fused = readStem(join(dir, 'out-real', 'mix', `${name}.wav`));
-      const unfused = readStem(join(dir, 'out-unfused', 'mix', `${name}.wav`));
+    stemsOf(join(dir, 'out-unfused')).forEach((unfused, s) => {
       for (let c = 0; c < 2; c++) {
-        const refRow = ref.subarray((s * 2 + c) * 441000, (s * 2 + c + 1) * 441000);
-        expect(snrDb(refRow, unfused[c]!), `${name} ch${c}`).toBeGreaterThanOrEqual(60);
-        expect(snrDb(unfused[c]!, fused[c]!), `${name} ch${c} fused vs unfused`).toBeGreaterThanOrEqual(100);
-        differs ||= maxAbsDiff(unfused[c]!, fused[c]!).max > 0;
+        expect(snrDb(torch(s, c), unfused[c]!), `${names[s]} ch${c}`).toBeGreaterThanOrEqual(60);
+        expect(snrDb(unfused[c]!, fused[s]![c]!), `${names[s]} ch${c} fused vs unfused`).toBeGreaterThanOrEqual(100);
+        differs ||= maxAbsDiff(unfused[c]!, fused[s]![c]!).max > 0;
       }
     });
     // Not the same graph: fused attention rounds differently.
