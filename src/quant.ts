@@ -4,7 +4,9 @@
  * rewrite HTDemucs to another window length ({@link retargetSegment}), convert it to float16
  * ({@link toFloat16}) or int8 ({@link quantizeInt8}, with {@link buildCalibrationSet} and
  * {@link collectActivationRanges} for static quantization, on a desktop or on the phone), and
- * summarise a model ({@link inspectModel}). No runtime is imported: calibration runs the
+ * summarise a model ({@link inspectModel}). For onnxruntime's CPU, rewrite operators it runs
+ * slowly into equivalent ones ({@link fuseAttention}, {@link fuseGroupNorm},
+ * {@link convTransposeAsConv}). No runtime is imported: calibration runs the
  * model through the onnxruntime module you pass ({@link ortCalibrationRunner}).
  *
  * Measured sizes, speeds and accuracies of every variant are in `docs/model-variants.md`.
@@ -114,5 +116,7 @@ export {
   type OrtTensorLike,
 } from './quant/calibration.js';
 export { fuseAttention, MS_DOMAIN, type FuseAttentionReport, type SkippedAttention } from './quant/attention.js';
+export { fuseGroupNorm, type FuseGroupNormReport, type SkippedGroupNorm } from './quant/group-norm.js';
+export { convTransposeAsConv, type ConvTransposeReport, type SkippedConvTranspose } from './quant/conv-transpose.js';
 export { inspectModel, type InitializerPrecision, type InspectOptions, type ModelInspection, type TypeTally } from './quant/inspect.js';
 export * from './quant/gen/onnx_pb.js';

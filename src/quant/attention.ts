@@ -16,7 +16,8 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { OperatorSetIdProtoSchema, type ModelProto, type NodeProto } from './gen/onnx_pb.js';
-import { attributeValue, constantTensor, float32Values, getAttribute, GraphIndex, int64Tensor, int64Values, makeConstantNode, makeNode, pruneDead } from './onnx-io.js';
+import { attributeValue, getAttribute, int64Tensor, makeConstantNode, makeNode, pruneDead } from './onnx-io.js';
+import { GraphConstants } from './graph-constants.js';
 
 /** The operator domain of `MultiHeadAttention`. */
 export const MS_DOMAIN = 'com.microsoft';
@@ -37,14 +38,8 @@ export interface FuseAttentionReport {
   readonly skipped: readonly SkippedAttention[];
 }
 
-/** The graph's index with the one-consumer query the matcher needs. */
-class Links extends GraphIndex {
-  /** The one node consuming `value`, or `undefined` when there are none or several. */
-  soleConsumer(value: string): NodeProto | undefined {
-    const list = this.consumers.get(value);
-    return list?.length === 1 ? list[0] : undefined;
-  }
-}
+/** The graph's lookups the matcher needs (one-consumer queries, constants). */
+type Links = GraphConstants;
 
 /** An `ints` attribute as numbers (empty when absent). */
 function ints(node: NodeProto, name: string): number[] {
@@ -52,18 +47,10 @@ function ints(node: NodeProto, name: string): number[] {
   return a === undefined ? [] : a.ints.map(Number);
 }
 
-/** The values of a Constant node's int64 tensor, or `undefined` when `value` is not one. */
-function constInts(links: Links, value: string): number[] | undefined {
-  const n = links.producer.get(value);
-  const t = n?.opType === 'Constant' ? constantTensor(n) : undefined;
-  return t === undefined ? undefined : Array.from(int64Values(t), Number);
-}
-
-/** The values of a Constant node's float tensor, or `undefined`. */
+/** The values of a constant float tensor, or `undefined`. */
 function constFloats(links: Links, value: string): number[] | undefined {
-  const n = links.producer.get(value);
-  const t = n?.opType === 'Constant' ? constantTensor(n) : undefined;
-  return t === undefined ? undefined : Array.from(float32Values(t));
+  const v = links.floats(value);
+  return v === undefined ? undefined : Array.from(v);
 }
 
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -96,8 +83,8 @@ function checkScale(links: Links, value: string, q: string): string | undefined 
   if (opTypes(inner) !== 'Sqrt ← Cast ← Slice ← Shape') return `the scale's denominator is ${opTypes(inner)}, not Sqrt ← Cast ← Slice ← Shape`;
   const [, , slice, shape] = inner as NodeProto[];
   if (shape!.input[0] !== q) return `the scale is taken from the shape of ${shape!.input[0]}, not of q (${q})`;
-  const start = constInts(links, slice!.input[1]!);
-  const end = constInts(links, slice!.input[2]!);
+  const start = links.ints(slice!.input[1]);
+  const end = links.ints(slice!.input[2]);
   // q is [B, heads, S, d]: the last dimension is [-1, ≥ 4).
   if (start === undefined || !same(start, [-1]) || end === undefined || end.length !== 1 || end[0]! < 4) {
     return `the scale's Slice takes [${JSON.stringify(start)}, ${JSON.stringify(end)}) of q's shape, not its last dimension`;
@@ -110,11 +97,11 @@ function headCount(links: Links, q: string): number | string {
   const reshape = links.producer.get(q);
   if (reshape?.opType !== 'Reshape') return `q (${q}) does not come from a Reshape`;
   const shape = reshape.input[1]!;
-  const whole = constInts(links, shape);
+  const whole = links.ints(shape);
   if (whole !== undefined) return whole.length === 4 && whole[1]! > 0 ? whole[1]! : `q's shape ${JSON.stringify(whole)} is not [B, heads, S, d]`;
   const concat = links.producer.get(shape);
   if (concat?.opType === 'Concat' && concat.input.length === 4) {
-    const heads = constInts(links, concat.input[1]!);
+    const heads = links.ints(concat.input[1]);
     if (heads !== undefined && heads.length === 1 && heads[0]! > 0) return heads[0]!;
   }
   return `the head count of q's Reshape (${reshape.name}) is not a constant`;
@@ -184,7 +171,7 @@ function match(links: Links, softmax: NodeProto): Match | string {
  */
 export function fuseAttention(model: ModelProto): FuseAttentionReport {
   const graph = model.graph!;
-  const links = new Links(graph);
+  const links = new GraphConstants(graph);
   const fused: string[] = [];
   const skipped: SkippedAttention[] = [];
   const removed = new Set<NodeProto>();

@@ -26,6 +26,8 @@ describe('demucs-mobile/quant', () => {
       'writeModel',
       'retargetSegment',
       'fuseAttention',
+      'fuseGroupNorm',
+      'convTransposeAsConv',
       'segmentLengths',
       'inspectModel',
       'topologicalSort',
