@@ -71,9 +71,9 @@ function ourWindows(frames: number): number {
   return new Chunker(frames + MAX_SHIFT_SAMPLES - offset, { segment: SEGMENT }).chunks.length;
 }
 
-/** The CLI's backend settings for one file at its defaults: the floor loads the model with them. */
+/** The CLI's backend settings for one file at its defaults (graph rewrites included): the floor loads the model with them. */
 function cliBackendOptions(): OrtNodeBackendOptions {
-  return backendOptions({ jobs: 1, cache: cacheDir(), fuseAttention: true, sessionsShareCores: false });
+  return backendOptions({ jobs: 1, cache: cacheDir(), sessionsShareCores: false });
 }
 
 interface CaseResult {

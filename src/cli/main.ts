@@ -85,6 +85,7 @@ export function buildProgram(io: CommandIo, run: (inputs: string[], options: Sep
     .option('-j, --jobs <n>', 'files separated at once, each with its own model session (memory grows with each)', integer('--jobs', 1, 64), 1)
     .option('--no-cache', 'no checksum stamps or optimised model copies in the cache directory (downloads still go there)')
     .option('--no-fuse-attention', 'load the model as exported, without fusing its attention blocks (about 350 MB more memory for htdemucs)')
+    .option('--no-rewrite-for-cpu', 'keep GroupNorm and ConvTranspose operators as exported (about 10% slower on the CPU for htdemucs)')
     .option('-q, --quiet', 'no progress output', false)
     .option('--json', 'print one JSON result per file on stdout', false)
     .action(async (inputs: string[], o: Record<string, unknown>, command: Command) => {
@@ -116,6 +117,7 @@ export function buildProgram(io: CommandIo, run: (inputs: string[], options: Sep
         json: o.json as boolean,
         cache: o.cache as boolean,
         fuseAttention: o.fuseAttention as boolean,
+        rewriteForCpu: o.rewriteForCpu as boolean,
       });
     });
   registerModelCommands(program, io);

@@ -1,8 +1,10 @@
 /**
- * OrtNodeBackend's `fuseAttention` and `optimizedModelCache` with the real model: the cached
- * copy is keyed by the choice, the fused copy holds MultiHeadAttention in place of every
- * Softmax, and the e2e song separated through it (from the cache and from bytes) stays within
- * the fixtures' tolerance of the PyTorch stems.
+ * OrtNodeBackend's `fuseAttention`, `rewriteForCpu` and `optimizedModelCache` with the real
+ * model: the cached copy is keyed by the choices, the fused copy holds MultiHeadAttention in
+ * place of every Softmax, the rewritten one LayerNormalization and Conv in place of the
+ * frequency branch's GroupNorms and every ConvTranspose, and the e2e song separated through
+ * them (from the cache and from bytes) stays within the fixtures' tolerance of the PyTorch
+ * stems.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,6 +62,30 @@ describe('OrtNodeBackend fuseAttention', () => {
   it('fuses model bytes in memory, with the same stems', async () => {
     const bytes = new Uint8Array(readFileSync(await realModelPath()));
     const snrs = await e2e(await new OrtNodeBackend({ ...options, fuseAttention: true }).load(bytes));
+    for (const s of snrs) expect(s).toBeGreaterThan(80);
+  });
+});
+
+describe('OrtNodeBackend rewriteForCpu', () => {
+  it('caches a rewritten copy under its own key and separates through it within 1e-4 (80 dB) of PyTorch', async () => {
+    const model = await realModelPath();
+    const before = new Set(readdirSync(cache));
+    const snrs = await e2e(await new OrtNodeBackend({ ...options, rewriteForCpu: true, optimizedModelCache: cache }).load(model));
+    console.info('CPU rewrites, cached: e2e SNR vs PyTorch (dB):', snrs.map((s) => s.toFixed(1)).join(', '));
+    for (const s of snrs) expect(s).toBeGreaterThan(80);
+    const added = readdirSync(cache).filter((f) => !before.has(f));
+    expect(added).toHaveLength(1);
+    expect(added[0]).toMatch(/-ort[0-9.]+\.cpu\.extended\.onnx$/);
+    const rewritten = ops(join(cache, added[0]!));
+    expect(rewritten).not.toContain('ConvTranspose');
+    // 74 GroupNorms as exported; the 42 of one row (time branch, transformer) stay.
+    expect(rewritten.filter((o) => o === 'InstanceNormalization')).toHaveLength(42);
+    expect(rewritten.filter((o) => o === 'Softmax')).toHaveLength(10);
+  });
+
+  it('applies both rewrites to model bytes in memory, with the same stems', async () => {
+    const bytes = new Uint8Array(readFileSync(await realModelPath()));
+    const snrs = await e2e(await new OrtNodeBackend({ ...options, fuseAttention: true, rewriteForCpu: true }).load(bytes));
     for (const s of snrs) expect(s).toBeGreaterThan(80);
   });
 });
