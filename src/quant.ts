@@ -116,7 +116,8 @@ export {
   type OrtTensorLike,
 } from './quant/calibration.js';
 export { fuseAttention, MS_DOMAIN, type FuseAttentionReport, type SkippedAttention } from './quant/attention.js';
-export { fuseGroupNorm, type FuseGroupNormReport, type SkippedGroupNorm } from './quant/group-norm.js';
-export { convTransposeAsConv, type ConvTransposeReport, type SkippedConvTranspose } from './quant/conv-transpose.js';
+export { fuseGroupNorm, type FuseGroupNormReport } from './quant/group-norm.js';
+export { convTransposeAsConv, type ConvTransposeReport } from './quant/conv-transpose.js';
+export type { SkippedNode } from './quant/skipped-node.js';
 export { inspectModel, type InitializerPrecision, type InspectOptions, type ModelInspection, type TypeTally } from './quant/inspect.js';
 export * from './quant/gen/onnx_pb.js';

@@ -18,17 +18,13 @@ import { create } from '@bufbuild/protobuf';
 import { OperatorSetIdProtoSchema, type ModelProto, type NodeProto } from './gen/onnx_pb.js';
 import { attributeValue, getAttribute, int64Tensor, makeConstantNode, makeNode, pruneDead } from './onnx-io.js';
 import { GraphConstants } from './graph-constants.js';
+import type { SkippedNode } from './skipped-node.js';
 
 /** The operator domain of `MultiHeadAttention`. */
 export const MS_DOMAIN = 'com.microsoft';
 
-/** A Softmax node {@link fuseAttention} left as it was. */
-export interface SkippedAttention {
-  /** The Softmax node's name. */
-  readonly node: string;
-  /** What in its block differs from the pattern fused. */
-  readonly reason: string;
-}
+/** A Softmax node {@link fuseAttention} left as it was (its name), and what in its block differs from the pattern fused. */
+export type SkippedAttention = SkippedNode;
 
 /** What {@link fuseAttention} did. */
 export interface FuseAttentionReport {

@@ -19,21 +19,14 @@
 import { TensorProto_DataType, type ModelProto, type NodeProto } from './gen/onnx_pb.js';
 import { float32Tensor, getAttribute, int64Tensor, makeNode, opsetVersion, pruneDead } from './onnx-io.js';
 import { GraphConstants } from './graph-constants.js';
-
-/** A ConvTranspose node {@link convTransposeAsConv} left as it was. */
-export interface SkippedConvTranspose {
-  /** The ConvTranspose node's name. */
-  readonly node: string;
-  /** What differs from the form rewritten. */
-  readonly reason: string;
-}
+import type { SkippedNode } from './skipped-node.js';
 
 /** What {@link convTransposeAsConv} did. */
 export interface ConvTransposeReport {
   /** ConvTranspose nodes that became a Conv and a rearrangement, in graph order. */
   readonly rewritten: readonly string[];
   /** ConvTranspose nodes left as they were, each with the reason. */
-  readonly skipped: readonly SkippedConvTranspose[];
+  readonly skipped: readonly SkippedNode[];
 }
 
 /** `Shape(x, start)` needs operator set 15. */
@@ -103,7 +96,7 @@ export function convTransposeAsConv(model: ModelProto): ConvTransposeReport {
   const c = new GraphConstants(graph);
   const twoDimensional = (opsetVersion(model) ?? 0) >= SHAPE_START_OPSET;
   const rewritten: string[] = [];
-  const skipped: SkippedConvTranspose[] = [];
+  const skipped: SkippedNode[] = [];
   const replaced = new Map<NodeProto, NodeProto[]>();
   for (const node of graph.node.filter((n) => n.opType === 'ConvTranspose' && n.domain === '')) {
     const pl = plan(c, node);

@@ -26,15 +26,8 @@
 import { TensorProto_DataType, type ModelProto, type NodeProto } from './gen/onnx_pb.js';
 import { float32Tensor, getAttribute, makeNode, opsetVersion, pruneDead } from './onnx-io.js';
 import { GraphConstants } from './graph-constants.js';
+import type { SkippedNode } from './skipped-node.js';
 import { staticShapes, type StaticShape } from './static-shapes.js';
-
-/** An InstanceNormalization node {@link fuseGroupNorm} left as it was. */
-export interface SkippedGroupNorm {
-  /** The InstanceNormalization node's name. */
-  readonly node: string;
-  /** What differs from the pattern fused, or why fusing it would not pay. */
-  readonly reason: string;
-}
 
 /** What {@link fuseGroupNorm} did. */
 export interface FuseGroupNormReport {
@@ -43,7 +36,7 @@ export interface FuseGroupNormReport {
   /** The per-channel Mul nodes (LayerScale) folded into a fused GroupNorm's scale and bias. */
   readonly foldedScales: readonly string[];
   /** InstanceNormalization nodes left as they were, each with the reason. */
-  readonly skipped: readonly SkippedGroupNorm[];
+  readonly skipped: readonly SkippedNode[];
 }
 
 /** The matched operators of one exported GroupNorm. */
@@ -152,7 +145,7 @@ export function fuseGroupNorm(model: ModelProto): FuseGroupNormReport {
   const outputs = new Set(graph.output.map((o) => o.name));
   const fused: string[] = [];
   const foldedScales: string[] = [];
-  const skipped: SkippedGroupNorm[] = [];
+  const skipped: SkippedNode[] = [];
   const removed = new Set<NodeProto>();
   const replaced = new Map<NodeProto, NodeProto>();
   for (const norm of graph.node.filter((n) => n.opType === 'InstanceNormalization' && n.domain === '')) {
