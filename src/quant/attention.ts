@@ -17,7 +17,7 @@
 import { create } from '@bufbuild/protobuf';
 import { OperatorSetIdProtoSchema, type ModelProto, type NodeProto } from './gen/onnx_pb.js';
 import { attributeValue, getAttribute, int64Tensor, makeConstantNode, makeNode, pruneDead } from './onnx-io.js';
-import { GraphConstants } from './graph-constants.js';
+import { GraphConstants, intsAttribute } from './graph-constants.js';
 import type { SkippedNode } from './skipped-node.js';
 
 /** The operator domain of `MultiHeadAttention`. */
@@ -38,10 +38,7 @@ export interface FuseAttentionReport {
 type Links = GraphConstants;
 
 /** An `ints` attribute as numbers (empty when absent). */
-function ints(node: NodeProto, name: string): number[] {
-  const a = getAttribute(node, name);
-  return a === undefined ? [] : a.ints.map(Number);
-}
+const ints = (node: NodeProto, name: string): number[] => intsAttribute(node, name) ?? [];
 
 /** The values of a constant float tensor, or `undefined`. */
 function constFloats(links: Links, value: string): number[] | undefined {

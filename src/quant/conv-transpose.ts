@@ -18,7 +18,7 @@
  */
 import { TensorProto_DataType, type ModelProto, type NodeProto } from './gen/onnx_pb.js';
 import { float32Tensor, getAttribute, int64Tensor, makeNode, opsetVersion, pruneDead } from './onnx-io.js';
-import { GraphConstants } from './graph-constants.js';
+import { GraphConstants, intsAttribute } from './graph-constants.js';
 import type { SkippedNode } from './skipped-node.js';
 
 /** What {@link convTransposeAsConv} did. */
@@ -31,12 +31,6 @@ export interface ConvTransposeReport {
 
 /** `Shape(x, start)` needs operator set 15. */
 const SHAPE_START_OPSET = 15;
-
-/** An `ints` attribute as numbers, or `undefined` when absent. */
-function ints(node: NodeProto, name: string): number[] | undefined {
-  const a = getAttribute(node, name);
-  return a === undefined ? undefined : a.ints.map(Number);
-}
 
 /** A ConvTranspose in the form rewritten. */
 interface Plan {
@@ -61,9 +55,9 @@ function plan(c: GraphConstants, node: NodeProto): Plan | string {
   if (dims.length !== 3 && dims.length !== 4) return `its weight has ${dims.length} dims; only 1-D and 2-D are rewritten`;
   const [cin, cout, k] = dims as [number, number, number];
   const rank = dims.length === 3 ? 1 : 2;
-  const strides = ints(node, 'strides') ?? Array<number>(rank).fill(1);
+  const strides = intsAttribute(node, 'strides') ?? Array<number>(rank).fill(1);
   const s = strides[0]!;
-  const flat = (name: string, value: number) => (ints(node, name) ?? []).every((v) => v === value);
+  const flat = (name: string, value: number) => (intsAttribute(node, name) ?? []).every((v) => v === value);
   const autoPad = getAttribute(node, 'auto_pad');
   if (Number(getAttribute(node, 'group')?.i ?? 1n) !== 1) return 'it is grouped';
   if (!flat('dilations', 1) || !flat('pads', 0) || !flat('output_padding', 0)) return 'it has dilations, pads or an output padding';

@@ -4,7 +4,16 @@
  * axes, per-channel weights) before they change anything.
  */
 import { TensorProto_DataType, type GraphProto, type NodeProto, type TensorProto } from './gen/onnx_pb.js';
-import { constantTensor, float32Values, GraphIndex, int64Values } from './onnx-io.js';
+import { constantTensor, float32Values, getAttribute, GraphIndex, int64Values } from './onnx-io.js';
+
+/**
+ * An `ints` attribute as numbers, or `undefined` when the node does not have it.
+ * @internal
+ */
+export function intsAttribute(node: NodeProto, name: string): number[] | undefined {
+  const a = getAttribute(node, name);
+  return a === undefined ? undefined : a.ints.map(Number);
+}
 
 /**
  * A graph's index with its initializers by name, for constant lookups. Build it again after

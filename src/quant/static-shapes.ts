@@ -7,7 +7,7 @@
  */
 import { getAttribute, valueInfoDims } from './onnx-io.js';
 import type { GraphProto, NodeProto } from './gen/onnx_pb.js';
-import type { GraphConstants } from './graph-constants.js';
+import { intsAttribute, type GraphConstants } from './graph-constants.js';
 
 /** A shape whose rank is known: each dimension a number, or `undefined` when unknown. */
 export type StaticShape = readonly (number | undefined)[];
@@ -20,12 +20,6 @@ const SAME_SHAPE = new Set([
 
 /** Operators that broadcast their inputs (numpy rules). */
 const BROADCAST = new Set(['Add', 'Div', 'Mul', 'Pow', 'Sub', 'Where']);
-
-/** An `ints` attribute as numbers, or `undefined` when absent. */
-function intsAttribute(node: NodeProto, name: string): number[] | undefined {
-  const a = getAttribute(node, name);
-  return a === undefined ? undefined : a.ints.map(Number);
-}
 
 /** An `int` attribute as a number, or `fallback` when absent. */
 function intAttribute(node: NodeProto, name: string, fallback: number): number {
