@@ -4,9 +4,13 @@
  * is the graph's second input.
  */
 import { HOP_LENGTH, N_FFT, STFT_PAD_LEFT, STFT_SCALE } from './constants.js';
-import { createRealFft, type RealFft } from './fft.js';
+import { createRealFft, kernelsReady, type RealFft } from './fft.js';
+import { KernelMemory, type HostKernelExports } from './kernels.js';
 import { transpose } from './transpose.js';
 import { periodicHann } from './window.js';
+
+/** Frames windowed, transformed and packed together on the WebAssembly path. */
+const FRAME_BLOCK = 16;
 
 /**
  * Frames of the STFT of a `samples`-long window: `le = int(math.ceil(x.shape[-1] / hl))`
@@ -22,10 +26,27 @@ export function stftFrames(samples: number): number {
 /** Options of {@link Stft} and {@link Istft}. */
 export interface TransformOptions {
   /**
-   * Force the pure-JavaScript FFT (fft.js) even when the WebAssembly FFT is loaded.
+   * Force the pure-JavaScript FFT (fft.js) even when the WebAssembly FFT is loaded (the
+   * kernels are then not used either).
    * @defaultValue the best loaded engine (see `loadWasmFft`)
    */
   readonly engine?: 'fft.js';
+  /**
+   * Use the WebAssembly SIMD kernels for the windowing, the transposes and the overlap-add
+   * around the FFT when they are loaded; `false` keeps those steps in JavaScript. Both give
+   * the same values up to float32 rounding.
+   * @defaultValue true
+   */
+  readonly kernels?: boolean;
+}
+
+/**
+ * Whether a transform with these options uses the kernels.
+ *
+ * @internal
+ */
+export function useKernels(options: TransformOptions): boolean {
+  return options.engine === undefined && options.kernels !== false && kernelsReady();
 }
 
 /**
@@ -57,8 +78,10 @@ export class Stft {
 
   readonly #fft: RealFft;
   readonly #window = periodicHann(N_FFT);
-  /** Frame-major spectra `[4][T][F]`, transposed into the output at the end. */
+  /** Frame-major spectra `[4][T][F]`, transposed into the output at the end (JavaScript path). */
   readonly #frames: Float32Array;
+  /** The WebAssembly path's buffers, when the kernels are in use. */
+  readonly #wasm: StftKernels | undefined;
 
   /**
    * @param samples - window length L in samples.
@@ -75,8 +98,9 @@ export class Stft {
     }
     this.samples = samples;
     this.frames = frames;
-    this.#fft = createRealFft(N_FFT, 0, options.engine);
-    this.#frames = new Float32Array(4 * frames * this.bins);
+    this.#wasm = useKernels(options) ? new StftKernels(samples, frames, this.bins, this.#window) : undefined;
+    this.#fft = createRealFft(N_FFT, this.#wasm === undefined ? 0 : FRAME_BLOCK / 2, options.engine);
+    this.#frames = this.#wasm === undefined ? new Float32Array(4 * frames * this.bins) : new Float32Array(0);
   }
 
   /** Number of floats in one CaC spectrogram: 4·F·T. */
@@ -87,6 +111,11 @@ export class Stft {
   /** The FFT engine in use (`'pffft-wasm-simd'`, `'pffft-wasm'` or `'fft.js'`). */
   get engine(): string {
     return this.#fft.name;
+  }
+
+  /** Whether the WebAssembly SIMD kernels cut the frames and transpose the spectra (see {@link TransformOptions.kernels}). */
+  get kernels(): boolean {
+    return this.#wasm !== undefined;
   }
 
   /**
@@ -103,6 +132,7 @@ export class Stft {
     const F = this.bins;
     if (wave.length !== 2 * L) throw new RangeError(`wave length (${wave.length}) must be 2 × ${L}`);
     if (out.length !== this.specLength) throw new RangeError(`out length (${out.length}) must be ${this.specLength}`);
+    if (this.#wasm !== undefined) return this.#wasm.forward(this.#fft, wave, out);
     for (let c = 0; c < 2; c++) this.#channel(wave.subarray(c * L, (c + 1) * L), c);
     // [ch][t][k] → [ch][k][t], with the 1/√N of `normalized=True`.
     const FT = F * T;
@@ -146,5 +176,64 @@ export class Stft {
         im[row + k] = spectrum[2 * k + 1]!;
       }
     }
+  }
+}
+
+/**
+ * {@link Stft.forward} on the WebAssembly SIMD kernels: the window and the spectrogram live
+ * in the kernels' memory; blocks of 16 windowed frames are cut there, copied to the FFT's
+ * memory and back, and written transposed into the spectrogram's planes.
+ */
+class StftKernels {
+  readonly #memory = new KernelMemory();
+  readonly #k: HostKernelExports;
+  readonly #samples: number;
+  readonly #frames: number;
+  readonly #bins: number;
+  readonly #wave: number;
+  readonly #spec: number;
+  readonly #block: number;
+  readonly #window: number;
+  readonly #waveView: Float32Array;
+  readonly #specView: Float32Array;
+  readonly #blockView: Float32Array;
+
+  constructor(samples: number, frames: number, bins: number, window: Float64Array) {
+    const m = this.#memory;
+    this.#k = m.kernels;
+    this.#samples = samples;
+    this.#frames = frames;
+    this.#bins = bins;
+    this.#wave = m.reserve(2 * samples);
+    this.#spec = m.reserve(4 * bins * frames);
+    this.#block = m.reserve(FRAME_BLOCK * N_FFT);
+    this.#window = m.reserve(N_FFT);
+    m.seal();
+    this.#waveView = m.view(this.#wave, 2 * samples);
+    this.#specView = m.view(this.#spec, 4 * bins * frames);
+    this.#blockView = m.view(this.#block, FRAME_BLOCK * N_FFT);
+    // `periodicHann` is already float32-exact, so the windowed samples equal the JavaScript path's.
+    m.view(this.#window, N_FFT).set(window);
+  }
+
+  forward(fft: RealFft, wave: Float32Array, out: Float32Array): Float32Array {
+    const k = this.#k;
+    const L = this.#samples;
+    const T = this.#frames;
+    const plane = 4 * this.#bins * T;
+    this.#waveView.set(wave);
+    for (let c = 0; c < 2; c++) {
+      for (let t0 = 0; t0 < T; t0 += FRAME_BLOCK) {
+        const count = Math.min(FRAME_BLOCK, T - t0);
+        const floats = count * N_FFT;
+        k.stftFrames(this.#wave + 4 * c * L, L, N_FFT, HOP_LENGTH, STFT_PAD_LEFT, t0, count, this.#window, this.#block);
+        fft.batchIn.set(this.#blockView.subarray(0, floats));
+        fft.forwardBatch(count);
+        this.#blockView.set(fft.batchOut.subarray(0, floats));
+        k.stftPack(this.#block, count, this.#bins, T, t0, STFT_SCALE, this.#spec + 2 * c * plane, this.#spec + (2 * c + 1) * plane);
+      }
+    }
+    out.set(this.#specView);
+    return out;
   }
 }

@@ -3,12 +3,15 @@ import { loadWasmFft } from '../../src/core/fft.js';
 import { Istft } from '../../src/core/istft.js';
 import { Stft, type TransformOptions } from '../../src/core/stft.js';
 import { maxAbsDiff, readF32 } from '../helpers/fixtures.js';
+import { noise } from '../helpers/noise.js';
 
 const L = 343980;
 
-// Every numeric check runs on both FFT engines: PFFFT in WebAssembly (float32) and fft.js.
+// Every numeric check runs on both FFT engines, PFFFT in WebAssembly (float32) and fft.js,
+// and on PFFFT with the steps around it in JavaScript instead of the SIMD kernels.
 const ENGINES: [string, TransformOptions][] = [
   ['wasm', {}],
+  ['wasm, no kernels', { kernels: false }],
   ['fft.js', { engine: 'fft.js' }],
 ];
 beforeAll(async () => {
@@ -74,5 +77,25 @@ describe.each(ENGINES)('Istft (%s)', (_engineName, engine) => {
     const spec = new Float32Array(istft.specLength);
     spec.fill(0.3, 2048 * 44, 2048 * 44 + 44); // Im Zl[0, t] for every frame
     expect(maxAbsDiff(istft.inverse(spec), new Float32Array(2 * 44100)).max).toBe(0);
+  });
+});
+
+describe('Istft on the SIMD kernels', () => {
+  it('matches the JavaScript loops to float32 rounding, also for frame counts off the 4- and 16-frame blocks', () => {
+    // 5, 17, 44 and 336 frames, as in the Stft test. The kernels multiply by a float32 window
+    // gain where the loops use float64: about one rounding apart.
+    for (const n of [5000, 17000, 44100, L]) {
+      const simd = new Istft(n);
+      expect(simd.kernels).toBe(true);
+      const js = new Istft(n, { kernels: false });
+      expect(js.kernels).toBe(false);
+      const spec = noise(simd.specLength, n);
+      const addend = noise(2 * n, n + 1);
+      const a = simd.inverse(spec, new Float32Array(2 * n), addend);
+      const b = js.inverse(spec, new Float32Array(2 * n), addend);
+      const peak = b.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      expect(maxAbsDiff(a, b).max).toBeLessThanOrEqual(4e-7 * peak);
+      expect(maxAbsDiff(a, b).max).toBeGreaterThan(0);
+    }
   });
 });

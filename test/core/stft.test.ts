@@ -3,6 +3,7 @@ import { loadWasmFft } from '../../src/core/fft.js';
 import { Stft, stftFrames, type TransformOptions } from '../../src/core/stft.js';
 import { fixturePath, manifest, maxAbsDiff, readF32 } from '../helpers/fixtures.js';
 import { normalisedMusicWindow } from '../helpers/e2e-input.js';
+import { noise } from '../helpers/noise.js';
 
 const L = 343980;
 const SPEC_SHAPE = [4, 2048, 336];
@@ -22,9 +23,11 @@ function impulseWindow(): Float32Array {
   return x;
 }
 
-// Every numeric check runs on both FFT engines: PFFFT in WebAssembly (float32) and fft.js.
+// Every numeric check runs on both FFT engines, PFFFT in WebAssembly (float32) and fft.js,
+// and on PFFFT with the steps around it in JavaScript instead of the SIMD kernels.
 const ENGINES: [string, TransformOptions][] = [
   ['wasm', {}],
+  ['wasm, no kernels', { kernels: false }],
   ['fft.js', { engine: 'fft.js' }],
 ];
 beforeAll(async () => {
@@ -33,7 +36,9 @@ beforeAll(async () => {
 
 describe.each(ENGINES)('Stft (%s)', (engineName, engine) => {
   it('uses the engine it was asked for', () => {
-    expect(new Stft(44100, engine).engine).toBe(engineName === 'wasm' ? 'pffft-wasm-simd' : 'fft.js');
+    const stft = new Stft(44100, engine);
+    expect(stft.engine).toBe(engineName.startsWith('wasm') ? 'pffft-wasm-simd' : 'fft.js');
+    expect(stft.kernels).toBe(engineName === 'wasm');
   });
 
   it('has the HTDemucs shape: 336 frames and 2048 bins for 343980 samples, 44 frames for 1 s', () => {
@@ -73,5 +78,20 @@ describe.each(ENGINES)('Stft (%s)', (engineName, engine) => {
     expect(() => stft.forward(impulseWindow(), new Float32Array(5))).toThrow(/out length \(5\)/);
     expect(() => new Stft(1000)).toThrow(RangeError);
     expect(fixturePath('stft')).toMatch(/fixtures/);
+  });
+});
+
+describe('Stft on the SIMD kernels', () => {
+  it('gives the JavaScript loops’ spectrogram bit for bit, also for frame counts off the 4- and 16-frame blocks', () => {
+    // 5, 17, 44 and 336 frames: a lone 4-block remainder, one frame past a block, a 12-frame
+    // last block, and the model's window.
+    for (const n of [5000, 17000, 44100, L]) {
+      const x = noise(2 * n, n);
+      const simd = new Stft(n);
+      expect(simd.kernels).toBe(true);
+      const js = new Stft(n, { kernels: false });
+      expect(js.kernels).toBe(false);
+      expect(maxAbsDiff(simd.forward(x), js.forward(x)).max).toBe(0);
+    }
   });
 });

@@ -1,0 +1,106 @@
+/**
+ * The WebAssembly SIMD kernels of {@link Stft} and {@link Istft}: the transposes between the
+ * model's `[bin, frame]` layout and the FFT's frames, the analysis windowing and the
+ * synthesis overlap-add, which in JavaScript cost about as much as the FFTs themselves
+ * (source: wasm/assembly/host-kernels.ts, compiled by `npm run gen:kernels`).
+ *
+ * The compiled module is shared; every transform instantiates it with a memory of its own,
+ * sized once, so views into it stay valid and the memory goes when the transform does.
+ */
+import { HOST_KERNELS_WASM_BASE64 } from './gen/host-kernels-wasm.js';
+
+/** The exports of wasm/assembly/host-kernels.ts; pointers are byte offsets into `memory`. @internal */
+export interface HostKernelExports {
+  readonly memory: WebAssembly.Memory;
+  istftUnpack(spec: number, bins: number, frames: number, t0: number, count: number, dst: number): void;
+  overlapAddFrames(frames: number, count: number, fft: number, hop: number, padLeft: number, t0: number, window: number, outLeft: number, outRight: number, length: number): void;
+  stftFrames(x: number, length: number, fft: number, hop: number, padLeft: number, t0: number, count: number, window: number, dst: number): void;
+  stftPack(spectra: number, count: number, bins: number, frames: number, t0: number, scale: number, re: number, im: number): void;
+}
+
+/** Bytes below which the module may keep its own data; buffers start here. */
+const RESERVED_BYTES = 65536;
+/** WebAssembly page size in bytes. */
+const PAGE_BYTES = 65536;
+/** Buffer alignment in bytes: one cache line, so 16-frame rows of a plane share lines. */
+const ALIGN_BYTES = 64;
+
+let compiled: WebAssembly.Module | undefined;
+let loading: Promise<boolean> | undefined;
+let failure: string | undefined;
+
+/**
+ * Compiles the kernels once. Fails (resolving false, with the reason kept for
+ * {@link hostKernelsFailure}) where WebAssembly or its SIMD extension is unavailable; the
+ * transforms then keep their JavaScript loops.
+ *
+ * @returns whether the kernels can be used.
+ * @internal
+ */
+export function loadHostKernels(): Promise<boolean> {
+  loading ??= (async () => {
+    try {
+      const binary = Uint8Array.from(atob(HOST_KERNELS_WASM_BASE64), (c) => c.charCodeAt(0));
+      const module = await WebAssembly.compile(binary);
+      // Transforms instantiate synchronously; find out now if this thread may (a browser page
+      // refuses modules over 4 KiB, which test/scripts/build-kernels.test.ts keeps this under).
+      new WebAssembly.Instance(module, {});
+      compiled = module;
+      return true;
+    } catch (e) {
+      failure = e instanceof Error ? e.message : String(e);
+      return false;
+    }
+  })();
+  return loading;
+}
+
+/** Why the kernels are not in use, when they are not. @internal */
+export function hostKernelsFailure(): string | undefined {
+  return compiled !== undefined ? undefined : (failure ?? 'loadHostKernels() has not been called');
+}
+
+/**
+ * One instance of the kernels with its buffers: {@link KernelMemory.buffer} reserves float32
+ * arrays before {@link KernelMemory.seal}, which grows the memory once; views are valid from
+ * then on.
+ *
+ * @internal
+ */
+export class KernelMemory {
+  readonly kernels: HostKernelExports;
+  #next = RESERVED_BYTES;
+  #sealed = false;
+
+  /** @throws Error when {@link loadHostKernels} has not succeeded. */
+  constructor() {
+    if (compiled === undefined) throw new Error(`host kernels are not loaded: ${hostKernelsFailure()}`);
+    this.kernels = new WebAssembly.Instance(compiled, {}).exports as unknown as HostKernelExports;
+  }
+
+  /**
+   * Reserves `length` floats.
+   *
+   * @returns the byte offset, for the kernels; {@link KernelMemory.view} gives the array.
+   */
+  reserve(length: number): number {
+    if (this.#sealed) throw new Error('KernelMemory: reserve() after seal()');
+    const at = this.#next;
+    this.#next = Math.ceil((at + 4 * length) / ALIGN_BYTES) * ALIGN_BYTES;
+    return at;
+  }
+
+  /** Grows the memory to hold every reserved buffer. */
+  seal(): void {
+    const memory = this.kernels.memory;
+    const pages = Math.ceil(this.#next / PAGE_BYTES) - memory.buffer.byteLength / PAGE_BYTES;
+    if (pages > 0) memory.grow(pages);
+    this.#sealed = true;
+  }
+
+  /** The float32 view of `length` floats at byte offset `at` (after {@link KernelMemory.seal}). */
+  view(at: number, length: number): Float32Array {
+    if (!this.#sealed) throw new Error('KernelMemory: view() before seal()');
+    return new Float32Array(this.kernels.memory.buffer, at, length);
+  }
+}
