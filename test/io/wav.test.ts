@@ -707,6 +707,17 @@ describe('streaming pieces', () => {
     expect(readInt16(encodeWavSamples([Float32Array.from([0.8])], 16, { gain: 1.5, clamp: true }), 0, 1)).toEqual([32439]);
   });
 
+  it('encodeWavSamples writes the same 16-bit bytes at an odd offset (byte by byte) as at an even one (Int16Array stores)', () => {
+    const channels = [Float32Array.from([0.5, -0.5, 1.5, Number.NaN, -2, 1 / 32767]), Float32Array.from([0.25, -1, 0, 0.99, 1e-6, -0.75])];
+    const even = encodeWavSamples(channels, 16, { gain: 1, clamp: false }, new Uint8Array(26).subarray(2));
+    const odd = encodeWavSamples(channels, 16, { gain: 1, clamp: false }, new Uint8Array(26).subarray(1));
+    expect(odd.byteOffset % 2).toBe(1);
+    expect([...odd]).toEqual([...even]);
+    // NaN writes 0; float32(1 / 32767) · 32767 falls just under 1 and truncates to 0.
+    expect(readInt16(even, 0, 12)).toEqual([16383, 8191, -16383, -32767, 32767, 0, 0, 32439, -32767, 0, 0, -24575]);
+    expect(encodeWavSamples([new Float32Array(0)], 16)).toHaveLength(0);
+  });
+
   it('encodeWavSamples rejects bad arguments', () => {
     const x = [new Float32Array(4)];
     expect(() => encodeWavSamples(x, 16, { gain: 1, clamp: false }, new Uint8Array(7))).toThrow(
