@@ -95,6 +95,11 @@ export class Chunker {
   readonly weights: Float32Array;
   /** Every chunk, in order. */
   readonly chunks: readonly ChunkPlan[];
+  /**
+   * {@link Chunker.normalizedWeights} by chunk shape (length and neighbours relative to it):
+   * a track has at most a handful of shapes, at its two ends and inside.
+   */
+  readonly #gainsByShape = new Map<string, Float64Array>();
 
   /**
    * @param length - sequence length in samples, at least 1.
@@ -150,20 +155,28 @@ export class Chunker {
     if (chunk === undefined) throw new RangeError(`index (${index}) must be in [0, ${this.chunks.length})`);
     const g = out ?? new Float64Array(chunk.length);
     if (g.length < chunk.length) throw new RangeError(`out length (${g.length}) must be ≥ ${chunk.length}`);
-    const w = this.weights;
-    // Weight sums first: every chunk overlapping [offset, offset + length) adds its own
-    // weight at each shared position.
-    g.fill(0, 0, chunk.length);
+    // The gains depend only on the chunk's length and its neighbours' places relative to it,
+    // the same for every chunk inside the track: computed once per such shape.
     const first = Math.max(0, Math.ceil((chunk.offset - this.segment + 1) / this.stride));
     const end = chunk.offset + chunk.length;
-    for (let j = first; j < this.chunks.length; j++) {
-      const other = this.chunks[j]!;
-      if (other.offset >= end) break;
-      const lo = Math.max(chunk.offset, other.offset);
-      const hi = Math.min(end, other.offset + other.length);
-      for (let p = lo; p < hi; p++) g[p - chunk.offset]! += w[p - other.offset]!;
+    const neighbours: ChunkPlan[] = [];
+    for (let j = first; j < this.chunks.length && this.chunks[j]!.offset < end; j++) neighbours.push(this.chunks[j]!);
+    const shape = [chunk.length, ...neighbours.flatMap((o) => [o.offset - chunk.offset, o.length])].join();
+    let gains = this.#gainsByShape.get(shape);
+    if (gains === undefined) {
+      gains = new Float64Array(chunk.length);
+      const w = this.weights;
+      // Weight sums first: every chunk overlapping [offset, offset + length) adds its own
+      // weight at each shared position.
+      for (const other of neighbours) {
+        const lo = Math.max(chunk.offset, other.offset);
+        const hi = Math.min(end, other.offset + other.length);
+        for (let p = lo; p < hi; p++) gains[p - chunk.offset]! += w[p - other.offset]!;
+      }
+      for (let i = 0; i < chunk.length; i++) gains[i] = w[i]! / gains[i]!;
+      this.#gainsByShape.set(shape, gains);
     }
-    for (let i = 0; i < chunk.length; i++) g[i] = w[i]! / g[i]!;
+    g.set(gains);
     return g;
   }
 }

@@ -1,8 +1,9 @@
 /**
- * The WebAssembly SIMD kernels of {@link Stft} and {@link Istft}: the transposes between the
- * model's `[bin, frame]` layout and the FFT's frames, the analysis windowing and the
- * synthesis overlap-add, which in JavaScript cost about as much as the FFTs themselves
- * (source: wasm/assembly/host-kernels.ts, compiled by `npm run gen:kernels`).
+ * The WebAssembly SIMD kernels of {@link Stft}, {@link Istft} and {@link OverlapAdd}: the
+ * transposes between the model's `[bin, frame]` layout and the FFT's frames, the analysis
+ * windowing, the synthesis overlap-add and the chunk overlap-add, which in JavaScript cost
+ * about as much as the FFTs themselves (source: wasm/assembly/host-kernels.ts, compiled by
+ * `npm run gen:kernels`).
  *
  * The compiled module is shared; every transform instantiates it with a memory of its own,
  * sized once, so views into it stay valid and the memory goes when the transform does.
@@ -16,6 +17,8 @@ export interface HostKernelExports {
   overlapAddFrames(frames: number, count: number, fft: number, hop: number, padLeft: number, t0: number, window: number, outLeft: number, outRight: number, length: number): void;
   stftFrames(x: number, length: number, fft: number, hop: number, padLeft: number, t0: number, count: number, window: number, dst: number): void;
   stftPack(spectra: number, count: number, bins: number, frames: number, t0: number, scale: number, re: number, im: number): void;
+  overlapAddRow(acc: number, src: number, gains: number, count: number, factor: number): void;
+  scaleToFloat32(src: number, count: number, scale: number, offset: number, dst: number): void;
 }
 
 /** Bytes below which the module may keep its own data; buffers start here. */
@@ -55,6 +58,11 @@ export function loadHostKernels(): Promise<boolean> {
   return loading;
 }
 
+/** Whether {@link loadHostKernels} has succeeded. @internal */
+export function hostKernelsLoaded(): boolean {
+  return compiled !== undefined;
+}
+
 /** Why the kernels are not in use, when they are not. @internal */
 export function hostKernelsFailure(): string | undefined {
   return compiled !== undefined ? undefined : (failure ?? 'loadHostKernels() has not been called');
@@ -79,14 +87,14 @@ export class KernelMemory {
   }
 
   /**
-   * Reserves `length` floats.
+   * Reserves `length` values of `bytes` bytes each (4: float32, 8: float64).
    *
    * @returns the byte offset, for the kernels; {@link KernelMemory.view} gives the array.
    */
-  reserve(length: number): number {
+  reserve(length: number, bytes: 4 | 8 = 4): number {
     if (this.#sealed) throw new Error('KernelMemory: reserve() after seal()');
     const at = this.#next;
-    this.#next = Math.ceil((at + 4 * length) / ALIGN_BYTES) * ALIGN_BYTES;
+    this.#next = Math.ceil((at + bytes * length) / ALIGN_BYTES) * ALIGN_BYTES;
     return at;
   }
 
@@ -102,5 +110,11 @@ export class KernelMemory {
   view(at: number, length: number): Float32Array {
     if (!this.#sealed) throw new Error('KernelMemory: view() before seal()');
     return new Float32Array(this.kernels.memory.buffer, at, length);
+  }
+
+  /** The float64 view of `length` values at byte offset `at` (after {@link KernelMemory.seal}). */
+  view64(at: number, length: number): Float64Array {
+    if (!this.#sealed) throw new Error('KernelMemory: view64() before seal()');
+    return new Float64Array(this.kernels.memory.buffer, at, length);
   }
 }

@@ -473,16 +473,10 @@ export class Separator {
     };
 
     const blocks: StemBlock[] = [];
-    const emit = (rows: readonly Float64Array[], start: number, count: number): void => {
-      const stems = wanted.map((s) =>
-        [0, 1].map((c) => {
-          const acc = rows[s * 2 + c]!;
-          const out = new Float32Array(count);
-          for (let i = 0; i < count; i++) out[i] = acc[i]! * scale + mean;
-          return out;
-        }),
-      );
-      blocks.push({ start, frames: count, stems });
+    // The overlap-add rows of the wanted stems, de-normalised (acc · scale + mean) as they drain.
+    const emitRows = wanted.flatMap((s) => [2 * s, 2 * s + 1]);
+    const emit = (rows: readonly Float32Array[], start: number, count: number): void => {
+      blocks.push({ start, frames: count, stems: wanted.map((_, j) => [rows[2 * j]!.slice(), rows[2 * j + 1]!.slice()]) });
     };
 
     const finish = (job: Job, output: WindowOutput): void => {
@@ -503,7 +497,7 @@ export class Separator {
         ola.add(chunk.offset + skip - round.pad, result, W, chunk.trim + skip, count, gains.subarray(skip), round.gain, round.rowScales);
       }
       frontier[rounds.indexOf(round)] = frontierAfter(round, chunk);
-      ola.drain(Math.min(...frontier), emit);
+      ola.drainScaled(Math.min(...frontier), scale, mean, emitRows, emit);
     };
 
     const started = performance.now();

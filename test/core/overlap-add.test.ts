@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadHostKernels } from '../../src/core/kernels.js';
 import { OverlapAdd } from '../../src/core/overlap-add.js';
+import { noise } from '../helpers/noise.js';
 
 describe('OverlapAdd', () => {
   it('accumulates scaled, gained rows and drains the finished prefix in order', () => {
@@ -38,5 +40,43 @@ describe('OverlapAdd', () => {
     let called = false;
     ola.drain(0, () => (called = true));
     expect(called).toBe(false);
+  });
+});
+
+describe('OverlapAdd on the SIMD kernels', () => {
+  beforeAll(async () => {
+    expect(await loadHostKernels()).toBe(true);
+  });
+
+  it('gives the JavaScript loops’ rows bit for bit, with and without row scales, and drains them scaled to float32 alike', () => {
+    // Odd counts exercise the kernels' scalar tails; the second window overlaps the first.
+    const rows = 4;
+    const capacity = 1001;
+    const src = noise(rows * 1200, 7);
+    const gains = Float64Array.from(noise(1200, 8), (g) => g + 0.5);
+    const run = (kernels: boolean) => {
+      const ola = new OverlapAdd(rows, capacity, { kernels });
+      expect(ola.kernels).toBe(kernels);
+      ola.add(0, src, 1200, 3, 999, gains, 0.5);
+      ola.add(333, src, 1200, 100, 667, gains, 1 / 3, [0.25, 0, 1, 0.75]);
+      const raw: number[][] = [];
+      ola.drain(333, (r) => raw.push(...r.map((a) => Array.from(a))));
+      const scaled: number[][] = [];
+      ola.drainScaled(1000, 0.37, -0.01, [3, 1, 2], (r, start, count) => {
+        expect([start, count]).toEqual([333, 667]);
+        scaled.push(...r.map((a) => Array.from(a)));
+      });
+      return { raw, scaled };
+    };
+    const js = run(false);
+    const simd = run(true);
+    expect(simd.raw).toEqual(js.raw);
+    expect(simd.scaled).toEqual(js.scaled);
+    // Row 1's scale is 0 in the second add: its overlap holds the first add alone.
+    expect(js.scaled[1]![0]).toBe(Math.fround(0.5 * gains[333]! * src[1200 + 3 + 333]! * 0.37 - 0.01));
+  });
+
+  it('drainScaled refuses a row that does not exist', () => {
+    expect(() => new OverlapAdd(2, 4).drainScaled(1, 1, 0, [2], () => undefined)).toThrow(/row \(2\) must be in \[0, 2\)/);
   });
 });

@@ -258,3 +258,49 @@ function storeTransposed(p: usize, row: usize, v0: v128, v1: v128, v2: v128, v3:
   v128.store(p + 2 * row, f32x4.mul(f32x4.shuffle(c, d, 0, 1, 4, 5), s));
   v128.store(p + 3 * row, f32x4.mul(f32x4.shuffle(c, d, 2, 3, 6, 7), s));
 }
+
+/**
+ * Overlap-add of one row in float64: `acc[i] += (factor · gains[i]) · src[i]` for i in
+ * [0, count), the same operations in the same order as `OverlapAdd.add`'s JavaScript loop.
+ *
+ * @param acc - float64 accumulator (the row at its first position).
+ * @param src - `count` float32 samples.
+ * @param gains - `count` float64 per-sample gains.
+ * @param count - samples.
+ * @param factor - the row's common factor (scale × row scale).
+ */
+export function overlapAddRow(acc: usize, src: usize, gains: usize, count: i32, factor: f64): void {
+  const f = f64x2.splat(factor);
+  let i = 0;
+  for (; i + 2 <= count; i += 2) {
+    const a = acc + (<usize>i << 3);
+    const g = f64x2.mul(f, v128.load(gains + (<usize>i << 3)));
+    const s = f64x2.promote_low_f32x4(v128.load64_zero(src + (<usize>i << 2)));
+    v128.store(a, f64x2.add(v128.load(a), f64x2.mul(g, s)));
+  }
+  for (; i < count; i++) {
+    const a = acc + (<usize>i << 3);
+    store<f64>(a, load<f64>(a) + factor * load<f64>(gains + (<usize>i << 3)) * <f64>load<f32>(src + (<usize>i << 2)));
+  }
+}
+
+/**
+ * `dst[i] = float32(src[i] · scale + offset)` for i in [0, count): a float64 row to float32
+ * samples, as the separator's de-normalisation does it.
+ *
+ * @param src - `count` float64 values.
+ * @param count - values.
+ * @param scale - factor.
+ * @param offset - addend.
+ * @param dst - `count` float32 values.
+ */
+export function scaleToFloat32(src: usize, count: i32, scale: f64, offset: f64, dst: usize): void {
+  const s = f64x2.splat(scale);
+  const o = f64x2.splat(offset);
+  let i = 0;
+  for (; i + 2 <= count; i += 2) {
+    const v = f64x2.add(f64x2.mul(v128.load(src + (<usize>i << 3)), s), o);
+    v128.store64_lane(dst + (<usize>i << 2), f32x4.demote_f64x2_zero(v), 0);
+  }
+  for (; i < count; i++) store<f32>(dst + (<usize>i << 2), <f32>(load<f64>(src + (<usize>i << 3)) * scale + offset));
+}
