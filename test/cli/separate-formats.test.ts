@@ -250,8 +250,10 @@ describe('separate: rates, selections, formats (stand-in model)', () => {
 
   it.skipIf(skipWithout('script', '-V'))('draws a progress bar with an ETA on a terminal', () => {
     const out = join(dir, 'out-tty');
-    // `script` gives the child a pseudo-terminal, as an interactive shell would.
-    const command = [process.execPath, CLI, 'separate', stereo, '-o', out, '--model', STANDIN, '--shifts', '0'].map((a) => `'${a}'`).join(' ');
+    // `script` gives the child a pseudo-terminal, as an interactive shell would. The line is
+    // 84 columns; the pseudo-terminal's width is the invoking terminal's, or 80 without one,
+    // where the bar would be cut at "ET", so it is set wide enough first.
+    const command = `stty cols 120; ${[process.execPath, CLI, 'separate', stereo, '-o', out, '--model', STANDIN, '--shifts', '0'].map((a) => `'${a}'`).join(' ')}`;
     const run = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8' });
     expect(run.status, run.stdout).toBe(0);
     expect(run.stdout).toMatch(/stereo\.wav \|[█░]+\| 100% \| 1\/1 windows \| \d+s elapsed \| ETA 0s/);
