@@ -34,7 +34,7 @@ export { Istft } from './core/istft.js';
 export { fftEngine, loadWasmFft, type FftEngineInfo } from './core/fft.js';
 export { Chunker, triangleWeights, type ChunkPlan, type ChunkerOptions } from './core/chunker.js';
 export { FULL_PROFILE, MOBILE_PROFILE, type ChunkingProfile } from './core/profiles.js';
-export { OverlapAdd } from './core/overlap-add.js';
+export { OverlapAdd, type OverlapAddOptions } from './core/overlap-add.js';
 export { trackStats, type TrackStats, type TrackStatsOptions } from './core/normalize.js';
 export { PythonRandom } from './core/rng.js';
 export {
