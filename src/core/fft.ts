@@ -81,25 +81,23 @@ export function loadWasmFft(): Promise<string> {
   return wasmLoading;
 }
 
-function loadFft(): Promise<string> {
-  return (async () => {
-    const attempts: [string, () => Promise<{ default: (arg?: object) => Promise<unknown> }>][] = [
-      ['pffft-wasm-simd', () => import('@echogarden/pffft-wasm/simd')],
-      ['pffft-wasm', () => import('@echogarden/pffft-wasm')],
-    ];
-    const reasons: string[] = [];
-    for (const [name, load] of attempts) {
-      try {
-        const module = (await (await load()).default()) as PffftModule;
-        wasm = { module, name };
-        return name;
-      } catch (e) {
-        reasons.push(`${name}: ${e instanceof Error ? e.message : String(e)}`);
-      }
+async function loadFft(): Promise<string> {
+  const attempts: [string, () => Promise<{ default: (arg?: object) => Promise<unknown> }>][] = [
+    ['pffft-wasm-simd', () => import('@echogarden/pffft-wasm/simd')],
+    ['pffft-wasm', () => import('@echogarden/pffft-wasm')],
+  ];
+  const reasons: string[] = [];
+  for (const [name, load] of attempts) {
+    try {
+      const module = (await (await load()).default()) as PffftModule;
+      wasm = { module, name };
+      return name;
+    } catch (e) {
+      reasons.push(`${name}: ${e instanceof Error ? e.message : String(e)}`);
     }
-    wasmFailure = reasons.join('; ');
-    return 'fft.js';
-  })();
+  }
+  wasmFailure = reasons.join('; ');
+  return 'fft.js';
 }
 
 /** Which FFT engine new transforms use. */
