@@ -69,8 +69,8 @@ export function hostKernelsFailure(): string | undefined {
 }
 
 /**
- * One instance of the kernels with its buffers: {@link KernelMemory.buffer} reserves float32
- * arrays before {@link KernelMemory.seal}, which grows the memory once; views are valid from
+ * One instance of the kernels with its buffers: {@link KernelMemory.reserve} reserves float32
+ * and float64 arrays before {@link KernelMemory.seal}, which grows the memory once; views are valid from
  * then on.
  *
  * @internal

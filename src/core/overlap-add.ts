@@ -183,9 +183,7 @@ export class OverlapAdd {
     if (this.#wasm !== undefined) {
       out = this.#wasm.scaled(rows, count, scale, offset);
     } else {
-      if (this.#scaled.length < rows.length || this.#scaled[0]!.length < count) {
-        this.#scaled = Array.from({ length: Math.max(rows.length, this.#scaled.length) }, () => new Float32Array(this.capacity));
-      }
+      while (this.#scaled.length < rows.length) this.#scaled.push(new Float32Array(this.capacity));
       out = rows.map((r, j) => {
         const acc = this.#acc[r]!;
         const o = this.#scaled[j]!;

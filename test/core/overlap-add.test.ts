@@ -76,6 +76,18 @@ describe('OverlapAdd on the SIMD kernels', () => {
     expect(js.scaled[1]![0]).toBe(Math.fround(0.5 * gains[333]! * src[1200 + 3 + 333]! * 0.37 - 0.01));
   });
 
+  it('drainScaled with no rows still advances, then hands out rows on both paths', () => {
+    for (const kernels of [false, true]) {
+      const ola = new OverlapAdd(2, 4, { kernels });
+      ola.add(0, Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8), 4, 0, 4, Float64Array.of(1, 1, 1, 1), 1);
+      const seen: number[][] = [];
+      ola.drainScaled(2, 1, 0, [], (r, start, count) => seen.push([r.length, start, count]));
+      ola.drainScaled(4, 2, 1, [1], (r, start, count) => seen.push([r.length, start, count, ...r[0]!]));
+      expect(seen).toEqual([[0, 0, 2], [1, 2, 2, 15, 17]]);
+      expect(ola.position).toBe(4);
+    }
+  });
+
   it('drainScaled refuses a row that does not exist', () => {
     expect(() => new OverlapAdd(2, 4).drainScaled(1, 1, 0, [2], () => undefined)).toThrow(/row \(2\) must be in \[0, 2\)/);
   });
