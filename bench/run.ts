@@ -10,6 +10,7 @@
  *   npm run bench -- --int8 none         # skip the opt-in int8 dynamic run (default: 30s,3min)
  *   npm run bench -- --rounds 5          # rounds per case (default: 3, and 1 for 20min)
  *   npm run bench -- --sweep             # onnxruntime session settings, each measured
+ *   npm run bench -- --memory            # the CLI with leaner model variants (window, int8) on 3 min
  *   npm run bench -- --write             # also update docs/benchmarks.md
  *
  * Per case: (a) the floor, `session.run` alone for exactly the windows our run needs, in a
@@ -302,6 +303,116 @@ async function sweep(model: string, windows: number): Promise<SweepRow[]> {
   return rows;
 }
 
+/**
+ * The leaner settings the CLI can run with, end to end: the model retargeted to shorter
+ * windows (activations, and so the peak, shrink with the window) and int8 dynamic weights.
+ * The first is the CLI's default, the reference of the ratios.
+ */
+const MEMORY_VARIANTS: readonly { name: string; samples: number; int8: boolean }[] = [
+  { name: 'default: float32, 7.8 s window', samples: SEGMENT, int8: false },
+  { name: 'int8 dynamic, 7.8 s window', samples: SEGMENT, int8: true },
+  { name: 'float32, 3.9 s window', samples: 171990, int8: false },
+  { name: 'float32, 2 s window', samples: 88200, int8: false },
+  { name: 'float32, 1 s window', samples: 44100, int8: false },
+  { name: 'int8 dynamic, 2 s window', samples: 88200, int8: true },
+];
+
+interface MemoryRow {
+  setting: string;
+  case: string;
+  rounds: number;
+  /** Median over the rounds. */
+  seconds: number;
+  rtf: number;
+  /** Median over the rounds of each round's time / the default's. */
+  time_vs_default: number;
+  /** Highest over the rounds. */
+  peak_mb: number;
+  /** Each round's peak. */
+  peaks_mb: number[];
+  peak_vs_default: number;
+  /** SNR of the stems against the default's (round 1), per stem (drums, bass, other, vocals), in dB; null for the default. */
+  snr_db: number[] | null;
+}
+
+/** A model variant of {@link MEMORY_VARIANTS}, made once from `model` into the bench cache. */
+async function variantModel(model: string, samples: number, int8: boolean): Promise<string> {
+  if (samples === SEGMENT && !int8) return model;
+  if (samples === SEGMENT) return int8Model(model);
+  const path = join(CACHE, `htdemucs-${samples}${int8 ? '-int8-dynamic' : ''}.onnx`);
+  if (existsSync(path)) return path;
+  log(`making the ${samples}-sample${int8 ? ' int8 dynamic' : ''} model…`);
+  const { quantizeInt8, readModel, retargetSegment, writeModel } = await import('../src/quant.js');
+  const m = readModel(new Uint8Array(readFileSync(model)));
+  retargetSegment(m, samples);
+  if (int8) quantizeInt8(m, { mode: 'dynamic' });
+  writeFileSync(path, writeModel(m));
+  return path;
+}
+
+/** Every variant of {@link MEMORY_VARIANTS} through the CLI on one input, in rounds, the variants back to back in each. */
+async function memoryRows(model: string, name: string, rounds: number): Promise<MemoryRow[]> {
+  const seconds = CASES[name]!;
+  const wav = await input(name, seconds);
+  const models = [];
+  for (const v of MEMORY_VARIANTS) models.push(await variantModel(model, v.samples, v.int8));
+  const out = mkdtempSync(join(tmpdir(), `bench-memory-${name}-`));
+  const runs: Run[][] = MEMORY_VARIANTS.map(() => []);
+  const snr: (number[] | null)[] = MEMORY_VARIANTS.map(() => null);
+  const stemsOf = (i: number) => join(out, String(i), `song-${name}`);
+  try {
+    // A model's first use makes its optimised copy in the CLI's cache, in the same process,
+    // which raises that run's peak: one untimed run of each on the 30 s input measures the
+    // rounds as every later use runs.
+    const warmup = await input('30s', CASES['30s']!);
+    for (const [i, v] of MEMORY_VARIANTS.entries()) {
+      log(`memory: warming the optimised-model cache, ${v.name}…`);
+      check(await measure(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'separate', warmup, '-o', join(out, 'warmup'), '--quiet', '--seed', String(SEED), '--model', models[i]!]), v.name);
+      rmSync(join(out, 'warmup'), { recursive: true, force: true });
+    }
+    for (let round = 1; round <= rounds; round++) {
+      for (const [i, v] of MEMORY_VARIANTS.entries()) {
+        log(`memory: ${name}, ${v.name}, round ${round}/${rounds}…`);
+        const run = await measure(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'separate', wav, '-o', join(out, String(i)), '--quiet', '--seed', String(SEED), '--model', models[i]!]);
+        runs[i]!.push(check(run, v.name));
+        if (round === 1 && i > 0) snr[i] = STEMS.map((stem) => stemSnrDb(join(stemsOf(0), `${stem}.wav`), join(stemsOf(i), `${stem}.wav`)));
+        // The default's stems stay until every variant's first round has been compared with them.
+        if (i > 0 || round > 1) rmSync(join(out, String(i)), { recursive: true, force: true });
+      }
+      rmSync(join(out, '0'), { recursive: true, force: true });
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+  const base = runs[0]!;
+  const basePeak = Math.max(...base.map((r) => r.peakMb));
+  return MEMORY_VARIANTS.map((v, i) => {
+    const rs = runs[i]!;
+    const t = median(rs.map((r) => r.seconds));
+    const peak = Math.max(...rs.map((r) => r.peakMb));
+    return {
+      setting: v.name,
+      case: name,
+      rounds,
+      seconds: round(t),
+      rtf: round(t / seconds, 3),
+      time_vs_default: round(median(rs.map((r, k) => r.seconds / base[k]!.seconds)), 3),
+      peak_mb: Math.round(peak),
+      peaks_mb: rs.map((r) => Math.round(r.peakMb)),
+      peak_vs_default: round(peak / basePeak, 3),
+      snr_db: snr[i] === null ? null : snr[i]!.map((x) => round(x, 1)),
+    };
+  });
+}
+
+function memoryTable(rows: MemoryRow[]): string {
+  return [
+    `| setting | ${rows[0]?.case ?? ''} input, median of ${rows[0]?.rounds ?? 0} rounds | time vs default | peak RSS | peak vs default | stems vs default, SNR dB: drums / bass / other / vocals |`,
+    '|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.setting} | ${r.seconds} s (RTF ${r.rtf}) | ${r.time_vs_default} | ${r.peak_mb} MB | **${r.peak_vs_default}** | ${r.snr_db === null ? 'reference' : r.snr_db.join(' / ')} |`),
+  ].join('\n');
+}
+
 function round(x: number, digits = 2): number {
   return Number(x.toFixed(digits));
 }
@@ -381,6 +492,8 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
     sweep: { type: 'boolean', default: false },
     'sweep-windows': { type: 'string', default: '8' },
+    memory: { type: 'boolean', default: false },
+    'memory-case': { type: 'string', default: '3min' },
     write: { type: 'boolean', default: false },
   },
 });
@@ -392,6 +505,15 @@ if (values.sweep) {
   if (values.json) for (const r of rows) console.log(JSON.stringify(r));
   else console.log(`${sweepTable(rows)}\n\n${pipeline}`);
   if (values.write) writeDocs('sweep', `Measured ${stamp}.\n\n${sweepTable(rows)}\n\n${pipeline}`);
+} else if (values.memory) {
+  const name = values['memory-case'];
+  if (!(name in CASES)) throw new Error(`--memory-case: unknown case ${JSON.stringify(name)} (known: ${Object.keys(CASES).join(', ')})`);
+  const rounds = values.rounds === undefined ? 3 : Number(values.rounds);
+  if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds (${JSON.stringify(values.rounds)}) must be a whole number ≥ 1`);
+  const rows = await memoryRows(model, name, rounds);
+  if (values.json) for (const r of rows) console.log(JSON.stringify(r));
+  else console.log(memoryTable(rows));
+  if (values.write) writeDocs('memory', `Measured ${stamp}.\n\n${memoryTable(rows)}`);
 } else {
   const names = values.cases.split(',').map((s) => s.trim());
   for (const n of names) if (!(n in CASES)) throw new Error(`--cases: unknown case ${JSON.stringify(n)} (known: ${Object.keys(CASES).join(', ')})`);
