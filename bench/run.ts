@@ -31,7 +31,7 @@ import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Chunker } from '../src/core/chunker.js';
-import { MAX_SHIFT_SAMPLES } from '../src/core/constants.js';
+import { MAX_SHIFT_SAMPLES, SAMPLE_RATE_HZ } from '../src/core/constants.js';
 import { PythonRandom } from '../src/core/rng.js';
 import { decodeWav } from '../src/io/wav.js';
 import { WavFileWriter } from '../src/node/wav-file.js';
@@ -311,11 +311,16 @@ async function sweep(model: string, windows: number): Promise<SweepRow[]> {
 const MEMORY_VARIANTS: readonly { name: string; samples: number; int8: boolean }[] = [
   { name: 'default: float32, 7.8 s window', samples: SEGMENT, int8: false },
   { name: 'int8 dynamic, 7.8 s window', samples: SEGMENT, int8: true },
-  { name: 'float32, 3.9 s window', samples: 171990, int8: false },
-  { name: 'float32, 2 s window', samples: 88200, int8: false },
-  { name: 'float32, 1 s window', samples: 44100, int8: false },
-  { name: 'int8 dynamic, 2 s window', samples: 88200, int8: true },
+  { name: 'float32, 3.9 s window', samples: windowSamples(3.9), int8: false },
+  { name: 'float32, 2 s window', samples: windowSamples(2), int8: false },
+  { name: 'float32, 1 s window', samples: windowSamples(1), int8: false },
+  { name: 'int8 dynamic, 2 s window', samples: windowSamples(2), int8: true },
 ];
+
+/** Samples of a window of `seconds` at the model's rate, as `scripts/model-variants.ts` makes them (3.9 s: 171990). */
+function windowSamples(seconds: number): number {
+  return Math.floor(seconds * SAMPLE_RATE_HZ + 1e-6);
+}
 
 interface MemoryRow {
   setting: string;
