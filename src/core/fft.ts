@@ -6,7 +6,7 @@
  * 3.8e-6 and 2.2e-6 for the STFT, 7e-7 and 4e-7 for the iSTFT).
  */
 import FFT from 'fft.js';
-import { hostKernelsFailure, loadHostKernels } from './kernels.js';
+import { hostKernelsFailure, hostKernelsLoaded, loadHostKernels } from './kernels.js';
 
 /**
  * One engine's buffers and transforms, all of size N (a power of two).
@@ -135,7 +135,7 @@ export function fftEngine(): FftEngineInfo {
  * @internal
  */
 export function kernelsReady(): boolean {
-  return wasm !== undefined && hostKernelsFailure() === undefined;
+  return wasm !== undefined && hostKernelsLoaded();
 }
 
 /**

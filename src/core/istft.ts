@@ -213,11 +213,11 @@ class IstftKernels {
     this.#block = m.reserve(FRAME_BLOCK * 2 * N_FFT);
     this.#window = m.reserve(N_FFT);
     m.seal();
-    this.#specView = m.view(this.#spec, 4 * bins * frames);
-    this.#outView = m.view(this.#out, 2 * samples);
-    this.#blockView = m.view(this.#block, FRAME_BLOCK * 2 * N_FFT);
+    this.#specView = m.view(this.#spec);
+    this.#outView = m.view(this.#out);
+    this.#blockView = m.view(this.#block);
     // The window gain in float32: one more rounding than the JavaScript path's float64 (≈ 1e-7 relative).
-    m.view(this.#window, N_FFT).set(windowGain);
+    m.view(this.#window).set(windowGain);
   }
 
   inverse(fft: RealFft, spec: Float32Array, out: Float32Array, addend: Float32Array | undefined): Float32Array {

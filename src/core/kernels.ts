@@ -79,6 +79,8 @@ export class KernelMemory {
   readonly kernels: HostKernelExports;
   #next = RESERVED_BYTES;
   #sealed = false;
+  /** Each reserved buffer's length and value size, by byte offset. */
+  readonly #buffers = new Map<number, { readonly length: number; readonly bytes: 4 | 8 }>();
 
   /** @throws Error when {@link loadHostKernels} has not succeeded. */
   constructor() {
@@ -89,12 +91,14 @@ export class KernelMemory {
   /**
    * Reserves `length` values of `bytes` bytes each (4: float32, 8: float64).
    *
-   * @returns the byte offset, for the kernels; {@link KernelMemory.view} gives the array.
+   * @returns the byte offset, for the kernels; {@link KernelMemory.view} or
+   *   {@link KernelMemory.view64} gives the array.
    */
   reserve(length: number, bytes: 4 | 8 = 4): number {
     if (this.#sealed) throw new Error('KernelMemory: reserve() after seal()');
     const at = this.#next;
     this.#next = Math.ceil((at + bytes * length) / ALIGN_BYTES) * ALIGN_BYTES;
+    this.#buffers.set(at, { length, bytes });
     return at;
   }
 
@@ -106,15 +110,21 @@ export class KernelMemory {
     this.#sealed = true;
   }
 
-  /** The float32 view of `length` floats at byte offset `at` (after {@link KernelMemory.seal}). */
-  view(at: number, length: number): Float32Array {
-    if (!this.#sealed) throw new Error('KernelMemory: view() before seal()');
-    return new Float32Array(this.kernels.memory.buffer, at, length);
+  /** The float32 buffer {@link KernelMemory.reserve} returned `at` for, whole (after {@link KernelMemory.seal}). */
+  view(at: number): Float32Array {
+    return new Float32Array(this.kernels.memory.buffer, at, this.#reserved(at, 4, 'view'));
   }
 
-  /** The float64 view of `length` values at byte offset `at` (after {@link KernelMemory.seal}). */
-  view64(at: number, length: number): Float64Array {
-    if (!this.#sealed) throw new Error('KernelMemory: view64() before seal()');
-    return new Float64Array(this.kernels.memory.buffer, at, length);
+  /** The float64 buffer {@link KernelMemory.reserve} returned `at` for, whole (after {@link KernelMemory.seal}). */
+  view64(at: number): Float64Array {
+    return new Float64Array(this.kernels.memory.buffer, at, this.#reserved(at, 8, 'view64'));
+  }
+
+  /** The length of the buffer reserved at `at` with values of `bytes` bytes. */
+  #reserved(at: number, bytes: 4 | 8, method: string): number {
+    if (!this.#sealed) throw new Error(`KernelMemory: ${method}() before seal()`);
+    const buffer = this.#buffers.get(at);
+    if (buffer?.bytes !== bytes) throw new Error(`KernelMemory: ${method}(${at}) is not a buffer of ${bytes}-byte values reserve() made`);
+    return buffer.length;
   }
 }

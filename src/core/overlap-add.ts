@@ -238,10 +238,10 @@ class OverlapAddKernels {
     this.#gains = m.reserve(capacity, 8);
     this.#scaledAt = Array.from({ length: rows }, () => m.reserve(capacity));
     m.seal();
-    this.acc = this.#accAt.map((at) => m.view64(at, capacity));
-    this.#srcView = m.view(this.#src, capacity);
-    this.#gainsView = m.view64(this.#gains, capacity);
-    this.#scaledViews = this.#scaledAt.map((at) => m.view(at, capacity));
+    this.acc = this.#accAt.map((at) => m.view64(at));
+    this.#srcView = m.view(this.#src);
+    this.#gainsView = m.view64(this.#gains);
+    this.#scaledViews = this.#scaledAt.map((at) => m.view(at));
   }
 
   add(rel: number, src: Float32Array, rowStride: number, srcOffset: number, count: number, gains: Float64Array, scale: number, rowScales: ArrayLike<number> | undefined): void {

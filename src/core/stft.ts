@@ -209,11 +209,11 @@ class StftKernels {
     this.#block = m.reserve(FRAME_BLOCK * N_FFT);
     this.#window = m.reserve(N_FFT);
     m.seal();
-    this.#waveView = m.view(this.#wave, 2 * samples);
-    this.#specView = m.view(this.#spec, 4 * bins * frames);
-    this.#blockView = m.view(this.#block, FRAME_BLOCK * N_FFT);
+    this.#waveView = m.view(this.#wave);
+    this.#specView = m.view(this.#spec);
+    this.#blockView = m.view(this.#block);
     // `periodicHann` is already float32-exact, so the windowed samples equal the JavaScript path's.
-    m.view(this.#window, N_FFT).set(window);
+    m.view(this.#window).set(window);
   }
 
   forward(fft: RealFft, wave: Float32Array, out: Float32Array): Float32Array {
