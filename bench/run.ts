@@ -220,15 +220,8 @@ function stemSnrDb(refPath: string, estPath: string): number {
  * The opt-in int8 dynamic model (`demucs-mobile model int8`: weights int8 per channel,
  * activations quantised at run time), made once from `model` into the bench cache.
  */
-async function int8Model(model: string): Promise<string> {
-  const path = join(CACHE, 'htdemucs-int8-dynamic.onnx');
-  if (existsSync(path)) return path;
-  log('making the int8 dynamic model…');
-  const { quantizeInt8, readModel, writeModel } = await import('../src/quant.js');
-  const m = readModel(new Uint8Array(readFileSync(model)));
-  quantizeInt8(m, { mode: 'dynamic' });
-  writeFileSync(path, writeModel(m));
-  return path;
+function int8Model(model: string): Promise<string> {
+  return variantModel(model, SEGMENT, true);
 }
 
 /** The allocator environment of a sweep row. */
@@ -340,16 +333,18 @@ interface MemoryRow {
   snr_db: number[] | null;
 }
 
-/** A model variant of {@link MEMORY_VARIANTS}, made once from `model` into the bench cache. */
+/**
+ * `model` retargeted to a `samples`-long window and/or with int8 dynamic weights, made once
+ * into the bench cache (`model` itself for neither).
+ */
 async function variantModel(model: string, samples: number, int8: boolean): Promise<string> {
   if (samples === SEGMENT && !int8) return model;
-  if (samples === SEGMENT) return int8Model(model);
-  const path = join(CACHE, `htdemucs-${samples}${int8 ? '-int8-dynamic' : ''}.onnx`);
+  const path = join(CACHE, `htdemucs${samples === SEGMENT ? '' : `-${samples}`}${int8 ? '-int8-dynamic' : ''}.onnx`);
   if (existsSync(path)) return path;
   log(`making the ${samples}-sample${int8 ? ' int8 dynamic' : ''} model…`);
   const { quantizeInt8, readModel, retargetSegment, writeModel } = await import('../src/quant.js');
   const m = readModel(new Uint8Array(readFileSync(model)));
-  retargetSegment(m, samples);
+  if (samples !== SEGMENT) retargetSegment(m, samples);
   if (int8) quantizeInt8(m, { mode: 'dynamic' });
   writeFileSync(path, writeModel(m));
   return path;
